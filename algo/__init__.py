@@ -1,0 +1,1 @@
+"""Algorithms: model and data loading, HP pruning, sparse attention, buckets, quantization."""

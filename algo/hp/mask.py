@@ -1,0 +1,105 @@
+"""HP masks: a coarse block level and a balanced fine level inside kept blocks.
+
+A weight W[out, in] (y = W x) is cut into Bo x Bi blocks. The coarse level keeps the
+`n_keep` blocks of largest L2 norm; the fine level keeps, in every row of every kept
+block, exactly m of the Bi entries with the largest magnitude. Ties break toward the
+lower index, so a mask is a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class HPShape:
+    """The block geometry of an HP layer: Bo rows x Bi columns per block, m kept per row."""
+
+    bo: int
+    bi: int
+    m: int
+
+    def __post_init__(self) -> None:
+        for name in ("bo", "bi", "m"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"HP {name} must be >= 1, got {getattr(self, name)}")
+        if self.m > self.bi:
+            raise ValueError(f"HP m={self.m} cannot exceed bi={self.bi}")
+
+    def check_divides(self, out_features: int, in_features: int) -> None:
+        if out_features % self.bo or in_features % self.bi:
+            raise ValueError(
+                f"weight shape ({out_features}, {in_features}) is not divisible into "
+                f"blocks of (bo={self.bo}, bi={self.bi})"
+            )
+
+
+def split_density(density: float, shape: HPShape) -> float:
+    """The block keep ratio that gives an overall `density` with this shape's fine level.
+
+    density = keep_ratio * m / bi, so keep_ratio = density * bi / m; it must be <= 1.
+    """
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density must be in (0, 1], got {density}")
+    keep = density * shape.bi / shape.m
+    if keep > 1.0 + 1e-9:
+        raise ValueError(
+            f"density {density} is above what m={shape.m} of bi={shape.bi} allows "
+            f"({shape.m / shape.bi:.3f}); raise m"
+        )
+    return min(keep, 1.0)
+
+
+def block_norms(weight: np.ndarray, shape: HPShape) -> np.ndarray:
+    """L2 norm of every block: array [out/bo, in/bi]."""
+    out_f, in_f = weight.shape
+    shape.check_divides(out_f, in_f)
+    w = np.asarray(weight, dtype=np.float64).reshape(out_f // shape.bo, shape.bo,
+                                                     in_f // shape.bi, shape.bi)
+    return np.sqrt((w * w).sum(axis=(1, 3)))
+
+
+def _top_mask(scores: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """Boolean mask of the k largest along `axis`, ties to the lower index."""
+    order = np.argsort(-scores, axis=axis, kind="stable")
+    ranks = np.argsort(order, axis=axis, kind="stable")
+    return ranks < k
+
+
+def hp_mask(weight: np.ndarray, shape: HPShape, keep_ratio: float,
+            block_scores: np.ndarray | None = None) -> np.ndarray:
+    """The HP mask (bool, same shape as `weight`) keeping round(keep_ratio * blocks) blocks.
+
+    `block_scores` overrides the block L2 norms (e.g. group-lasso-weighted scores).
+    At least one block is kept.
+    """
+    if not 0.0 < keep_ratio <= 1.0:
+        raise ValueError(f"block keep ratio must be in (0, 1], got {keep_ratio}")
+    weight = np.asarray(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"HP needs a 2-D weight, got shape {weight.shape}")
+    out_f, in_f = weight.shape
+    shape.check_divides(out_f, in_f)
+    nbr, nbc = out_f // shape.bo, in_f // shape.bi
+    scores = block_norms(weight, shape) if block_scores is None else np.asarray(block_scores)
+    if scores.shape != (nbr, nbc):
+        raise ValueError(f"block_scores shape {scores.shape} != blocks ({nbr}, {nbc})")
+    n_keep = max(1, min(nbr * nbc, math.floor(keep_ratio * nbr * nbc + 0.5)))
+    keep_blocks = _top_mask(scores.ravel(), n_keep, axis=0).reshape(nbr, nbc)
+    mag = np.abs(np.asarray(weight, dtype=np.float64)).reshape(nbr, shape.bo, nbc, shape.bi)
+    fine = _top_mask(mag, shape.m, axis=3)
+    mask = fine & keep_blocks[:, None, :, None]
+    return mask.reshape(out_f, in_f)
+
+
+def is_hp_mask(mask: np.ndarray, shape: HPShape) -> bool:
+    """True when every block is empty or has exactly m kept entries in each of its rows."""
+    mask = np.asarray(mask, dtype=bool)
+    out_f, in_f = mask.shape
+    if out_f % shape.bo or in_f % shape.bi:
+        return False
+    per_row = mask.reshape(out_f // shape.bo, shape.bo, in_f // shape.bi, shape.bi).sum(axis=3)
+    return bool(np.all((per_row == 0).all(axis=1) | (per_row == shape.m).all(axis=1)))

@@ -1,0 +1,1 @@
+"""Host side: the `sbf` command line, the accelerator driver and its backends."""

@@ -1,0 +1,1 @@
+"""The NumPy golden model: the one definition of the accelerator's integer arithmetic."""
