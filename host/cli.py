@@ -18,6 +18,14 @@ from typing import Any
 # One line per part; each module defines `register(cli: Cli) -> None`.
 COMMAND_MODULES = [
     "boards.cli",
+    "algo.data_cli",
+    "algo.hp.cli",
+    "algo.buckets_cli",
+    "algo.prune_cli",
+    "hw.perf_cli",
+    "hw.hls_cli",
+    "sim.rtl.cli",
+    "host.run_cli",
 ]
 
 

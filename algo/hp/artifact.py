@@ -120,7 +120,15 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         raise ArtifactError(f"{wpath}: tensors do not match the manifest "
                             f"(missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]})")
     for name, desc in described.items():
-        if _sha256(flat[name]) != desc["sha256"]:
+        t = flat[name]
+        try:
+            want = (list(desc["shape"]), desc["dtype"], desc["sha256"])
+        except (KeyError, TypeError):
+            raise ArtifactError(f"{mpath}: tensor {name!r} lacks shape, dtype or sha256") from None
+        if (list(t.shape), str(t.dtype)) != want[:2]:
+            raise ArtifactError(f"{wpath}: tensor {name!r} is {list(t.shape)} {t.dtype}, "
+                                f"the manifest says {want[0]} {want[1]}")
+        if _sha256(t) != want[2]:
             raise ArtifactError(f"{wpath}: checksum mismatch for tensor {name!r}")
     hp_layers: dict[str, HPMatrix] = {}
     for name, d in manifest.get("hp_layers", {}).items():

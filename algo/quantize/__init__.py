@@ -1,0 +1,1 @@
+"""Quantization: calibrate static scales, convert a float BERT to the integer model, store it."""

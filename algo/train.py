@@ -1,0 +1,279 @@
+"""GLUE fine-tuning: seeded, resumable, on CPU or CUDA, with hooks for pruning.
+
+Reproducibility: the batch order of epoch e is a permutation drawn from a generator
+seeded with (seed, e), so step s alone says which examples it sees; dropout draws from
+the global torch RNG, which is seeded at the start and saved in every checkpoint. A run
+resumed from a checkpoint therefore continues exactly as the uninterrupted run would.
+Pruning methods plug in as `TrainHook`s (an extra loss term, work after each optimizer
+step, their own state in the checkpoint) so this loop stays the only training loop.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from algo.glue import GlueSplit, compute_metrics, task_spec
+
+CHECKPOINT = "checkpoint.pt"
+# Seeds of per-epoch permutations: (seed * _EPOCH_STRIDE + epoch) keeps runs with
+# different seeds from sharing any epoch's order.
+_EPOCH_STRIDE = 1_000_003
+
+
+@dataclass
+class Encoded:
+    """A tokenized split: padded to `max_length`; batches are trimmed to their longest row."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: Sequence[int] | np.ndarray | torch.Tensor) -> Encoded:
+        index = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        return Encoded(self.input_ids[index], self.attention_mask[index],
+                       self.token_type_ids[index], self.labels[index])
+
+    def batch(self, index: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+        """The rows `index`, cut to the longest real length among them (no wasted padding)."""
+        length = int(self.attention_mask[index].sum(dim=1).max())
+        return {"input_ids": self.input_ids[index, :length].to(device),
+                "attention_mask": self.attention_mask[index, :length].to(device),
+                "token_type_ids": self.token_type_ids[index, :length].to(device),
+                "labels": self.labels[index].to(device)}
+
+
+def encode(tokenizer: Any, split: GlueSplit, max_length: int) -> Encoded:
+    """Tokenize a GLUE split (single sentences or pairs), truncating to `max_length`."""
+    enc = tokenizer(list(split.texts_a), None if split.texts_b is None else list(split.texts_b),
+                    truncation=True, max_length=max_length, padding="max_length",
+                    return_tensors="pt", return_token_type_ids=True)
+    spec = task_spec(split.task)
+    dtype = torch.float32 if spec.is_regression else torch.long
+    return Encoded(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"],
+                   torch.as_tensor(np.asarray(split.labels), dtype=dtype))
+
+
+def holdout_split(data: Encoded, fraction: float, seed: int) -> tuple[Encoded, Encoded]:
+    """Split training data into (fit, held-out) parts: the held-out part scores candidates
+    so that the dev split is never used for a decision."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
+    perm = np.random.default_rng(seed).permutation(len(data))
+    n_hold = max(1, round(fraction * len(data)))
+    return data.subset(np.sort(perm[n_hold:])), data.subset(np.sort(perm[:n_hold]))
+
+
+def first_n(data: Encoded, n: int | None, seed: int) -> Encoded:
+    """A seeded random subset of n examples (all of them when n is None or too large)."""
+    if n is None or n >= len(data):
+        return data
+    return data.subset(np.sort(np.random.default_rng(seed).permutation(len(data))[:n]))
+
+
+class TrainHook:
+    """A pruning method's part in training; every method is a no-op by default."""
+
+    def begin(self, model: torch.nn.Module, total_steps: int) -> None:
+        """Called once before the first step (also when resuming, before the state loads)."""
+
+    def extra_loss(self, model: torch.nn.Module, step: int) -> torch.Tensor | None:
+        """A term added to the loss of `step` (e.g. a regulariser)."""
+        return None
+
+    def after_step(self, model: torch.nn.Module, step: int) -> None:
+        """Called after the optimizer step `step` (0-based) has updated the weights."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` returned."""
+
+
+@dataclass
+class TrainConfig:
+    """What a fine-tuning run does; saved into its checkpoints."""
+
+    epochs: float = 2.0
+    batch_size: int = 32
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    max_steps: int | None = None  # overrides epochs when set
+    checkpoint_every: int = 0  # steps between checkpoints; 0 = only at the end
+    device: str = "auto"
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    wall_s: float
+    losses: list[float] = field(default_factory=list)
+    resumed_from: int = 0
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def total_steps(n_examples: int, cfg: TrainConfig) -> int:
+    if cfg.max_steps is not None:
+        return cfg.max_steps
+    return max(1, math.ceil(cfg.epochs * math.ceil(n_examples / cfg.batch_size)))
+
+
+def batch_index(step: int, n_examples: int, cfg: TrainConfig) -> torch.Tensor:
+    """The example indices of `step`: a pure function of (seed, step)."""
+    per_epoch = math.ceil(n_examples / cfg.batch_size)
+    epoch, pos = divmod(step, per_epoch)
+    gen = torch.Generator().manual_seed(cfg.seed * _EPOCH_STRIDE + epoch)
+    perm = torch.randperm(n_examples, generator=gen)
+    return perm[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]
+
+
+def task_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for classification, MSE for regression (one output)."""
+    if labels.dtype.is_floating_point:
+        return torch.nn.functional.mse_loss(logits.squeeze(-1), labels)
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+# (student outputs, batch) -> loss; the default is the task loss, distillation plugs in here.
+LossFn = Callable[[Any, dict[str, torch.Tensor]], torch.Tensor]
+
+
+def default_loss(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return task_loss(outputs.logits, batch["labels"])
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in batch.items() if k != "labels"}
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
+          hooks: Sequence[TrainHook] = (), loss_fn: LossFn = default_loss,
+          output_hidden_states: bool = False, checkpoint_dir: str | Path | None = None,
+          progress: bool = True, desc: str = "train") -> TrainResult:
+    """Fine-tune `model` on `data`; resume from `checkpoint_dir` when it holds a checkpoint."""
+    device = pick_device(cfg.device)
+    model.to(device)
+    n_steps = total_steps(len(data), cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    warmup = round(cfg.warmup_ratio * n_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / (warmup + 1) if s < warmup
+        else max(0.0, (n_steps - s) / max(1, n_steps - warmup)))
+    for h in hooks:
+        h.begin(model, n_steps)
+    ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+    start, losses = 0, []
+    torch.manual_seed(cfg.seed)
+    if ckpt is not None and ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        if state["config"] != asdict(cfg):
+            raise ValueError(f"{ckpt}: was written with another training config "
+                             f"({state['config']}); use a fresh checkpoint directory")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        for h, hs in zip(hooks, state["hooks"], strict=True):
+            h.load_state_dict(hs)
+        torch.set_rng_state(state["rng_cpu"])
+        if state["rng_cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        start, losses = state["step"], state["losses"]
+
+    def save(step: int) -> None:
+        if ckpt is None:
+            return
+        _save_checkpoint(ckpt, {
+            "step": step, "config": asdict(cfg), "losses": losses,
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "hooks": [h.state_dict() for h in hooks],
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
+
+    t0 = time.time()
+    model.train()
+    bar = tqdm(range(start, n_steps), desc=desc, disable=not progress, initial=start,
+               total=n_steps, dynamic_ncols=True)
+    for step in bar:
+        batch = data.batch(batch_index(step, len(data), cfg), device)
+        out = model(**model_inputs(batch), output_hidden_states=output_hidden_states)
+        loss = loss_fn(out, batch)
+        for h in hooks:
+            extra = h.extra_loss(model, step)
+            if extra is not None:
+                loss = loss + extra
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        sched.step()
+        for h in hooks:
+            h.after_step(model, step)
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0:
+            save(step + 1)
+    save(n_steps)
+    return TrainResult(steps=n_steps, wall_s=time.time() - t0, losses=losses,
+                       resumed_from=start)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, data: Encoded, batch_size: int = 128,
+            device: str = "auto") -> np.ndarray:
+    """Logits for every example, in order (float32 [N, num_labels])."""
+    dev = pick_device(device)
+    model.to(dev)
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(data), batch_size):
+        batch = data.batch(torch.arange(i, min(i + batch_size, len(data))), dev)
+        out.append(model(**model_inputs(batch)).logits.float().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def predictions(logits: np.ndarray, task: str) -> np.ndarray:
+    """Class ids, or the regression score for STS-B."""
+    return logits[:, 0] if task_spec(task).is_regression else logits.argmax(axis=1)
+
+
+def evaluate(model: torch.nn.Module, data: Encoded, task: str, batch_size: int = 128,
+             device: str = "auto") -> dict[str, float]:
+    """The task's metrics on `data` (e.g. the whole dev split)."""
+    preds = predictions(predict(model, data, batch_size, device), task)
+    return compute_metrics(task, preds, data.labels.numpy())

@@ -1,0 +1,165 @@
+"""`sbf run` (a GLUE split through the accelerator) and `sbf bench` (CPU vs modeled U200).
+
+`sbf run` turns an HP artifact into the integer model (calibrated on the task's train
+split, never on the split it scores), opens the accelerator and reports predictions,
+the task metric, `bit_exact_vs_golden` (the device's encoder output equals the golden
+model's, every token of every sentence) and `agreement_vs_float` (equal predictions to
+the float HP model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from host.cli import Cli, CliError
+
+DEFAULT_CALIBRATION = 64  # train sentences for the static activation scales
+CALIBRATION_SPLIT = "train"
+BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+
+
+def register(cli: Cli) -> None:
+    from host.accelerator import BACKENDS, DEFAULT_MAX_BATCH
+
+    p = cli.command("run", _run, help="run a GLUE split through the accelerator (board or "
+                                      "emulation) and check it against golden and float")
+    p.add_argument("--artifact", required=True, type=Path,
+                   help="HP artifact (from `sbf prune`)")
+    p.add_argument("--design", type=Path, help="rendered project or xclbin (default: render "
+                                               "the artifact for --config, emulation only)")
+    p.add_argument("--config", type=Path, help="design config YAML when no --design "
+                                               "(default hw/configs/minilm-u200.yaml)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="auto: pynq, else pyxrt, else emulation")
+    p.add_argument("--task", required=True, help="GLUE task, e.g. SST-2")
+    p.add_argument("--split", default="dev", help="split to score (default dev)")
+    p.add_argument("--limit", type=int, help="first N examples only")
+    p.add_argument("--calibration", type=int, default=DEFAULT_CALIBRATION,
+                   help=f"{CALIBRATION_SPLIT} sentences for calibration "
+                        f"(default {DEFAULT_CALIBRATION})")
+    p.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
+                   help="sequences per kernel call")
+    p.add_argument("--truncate", action="store_true",
+                   help="truncate sequences over the design's max_length (default: refuse)")
+    p.add_argument("--glue-dir", help="GLUE directory (default $SBF_GLUE_DIR, "
+                                      "then ../shared/data/glue)")
+
+    p = cli.command("bench", _bench, help="measured CPU latency/throughput vs the modeled "
+                                          "U200 on GLUE length traces (benchmarks/bench.py)")
+    if BENCH_SCRIPT.is_file():
+        _bench_module().add_arguments(p)
+
+
+def _bench_module() -> Any:
+    """benchmarks/bench.py of this source tree (the benchmarks are not an installed package)."""
+    if not BENCH_SCRIPT.is_file():
+        raise CliError(f"{BENCH_SCRIPT} is missing: `sbf bench` runs from a source checkout")
+    spec = importlib.util.spec_from_file_location("sbf_bench", BENCH_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return _bench_module().run_from_args(args)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def integer_model(artifact: Path, task: str, calibration: int, glue_dir: str | None,
+                  max_length: int) -> tuple[Any, Any, Any]:
+    """(float HP model, its tokenizer, integer model) from an HP artifact."""
+    from algo.glue import load_split
+    from algo.hp.artifact import load_artifact
+    from algo.hp.model import load_hp_model
+    from algo.models import load_tokenizer
+    from algo.quantize.calibrate import calibrate
+    from algo.quantize.convert import quantize_model
+
+    art = load_artifact(artifact)
+    model = load_hp_model(art)
+    tokenizer = load_tokenizer(art.meta.get("model"))
+    calib = load_split(task, CALIBRATION_SPLIT, glue_dir)
+    n = min(calibration, len(calib))
+    stats = calibrate(model, tokenizer, calib.texts_a[:n],
+                      calib.texts_b[:n] if calib.texts_b is not None else None,
+                      max_length=max_length, progress=False)
+    return model, tokenizer, quantize_model(model, stats, art.hp_layers)
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    from algo.glue import GlueError, compute_metrics, load_split, task_spec
+    from algo.hp.artifact import ArtifactError
+    from algo.models import ModelError
+    from host.accelerator import Accelerator, AcceleratorError, load_design
+    from host.backends.base import BackendError
+    from hw.config import ConfigError, DesignConfig
+
+    t0 = time.perf_counter()
+    try:
+        spec = task_spec(args.task)
+        data = load_split(spec.name, args.split, args.glue_dir)
+        cfg = DesignConfig.from_yaml(args.config)
+        design = load_design(args.design, cfg)
+        float_model, tokenizer, qmodel = integer_model(
+            args.artifact, spec.name, args.calibration, args.glue_dir, design.config.max_length)
+    except (GlueError, ArtifactError, ModelError, ConfigError, AcceleratorError) as e:
+        raise CliError(str(e)) from None
+    n = len(data) if args.limit is None else min(args.limit, len(data))
+    texts_a = data.texts_a[:n]
+    texts_b = data.texts_b[:n] if data.texts_b is not None else None
+    t1 = time.perf_counter()
+    try:
+        with Accelerator(qmodel, args.design, args.backend, config=cfg, tokenizer=tokenizer,
+                         max_batch=args.max_batch, progress=True) as acc:
+            t2 = time.perf_counter()
+            ids, types = acc.tokenize(texts_a, texts_b, truncate=args.truncate)
+            res = acc.run_ids(ids, types)
+            t3 = time.perf_counter()
+            backend = acc.backend.name
+            x = acc.model.embed(ids, types)
+            golden = acc.model.golden(x, res.lengths.tolist(), acc.config)
+    except (AcceleratorError, BackendError) as e:
+        raise CliError(str(e)) from None
+    t4 = time.perf_counter()
+    float_pred = _float_predictions(float_model, ids, types)
+    device_out = res.packed_hidden
+    exact = [bool(np.array_equal(h, golden[a:b])) for h, a, b in
+             zip(res.hidden, *_bounds(res.lengths), strict=True)]
+    preds = res.predictions
+    agree = float((preds == float_pred).mean()) if not spec.is_regression else None
+    return {
+        "task": spec.name, "split": args.split, "n": n, "tokens": int(res.lengths.sum()),
+        "backend": backend, "design": str(args.design) if args.design else "rendered on the fly",
+        "metrics": compute_metrics(spec.name, res.logits, data.labels[:n]),
+        "bit_exact_vs_golden": bool(np.array_equal(device_out, golden)),
+        "sequences_not_bit_exact": int(len(exact) - sum(exact)),
+        "agreement_vs_float": agree,
+        "kernel_calls": res.kernel_calls,
+        "seconds": {"prepare": round(t1 - t0, 2), "open": round(t2 - t1, 2),
+                    "run": round(t3 - t2, 2), "golden": round(t4 - t3, 2),
+                    "float": round(time.perf_counter() - t4, 2)},
+        "predictions": preds.tolist(),
+    }
+
+
+def _bounds(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ends = np.cumsum(lengths)
+    return ends - lengths, ends
+
+
+def _float_predictions(model: Any, ids: list[np.ndarray], types: list[np.ndarray]
+                       ) -> np.ndarray:
+    """The float HP model's predictions on the same tokens (sim.golden.check's batching)."""
+    from sim.golden.check import Tokenized, float_outputs
+
+    tok = Tokenized(np.concatenate(ids), np.concatenate(types), [len(i) for i in ids])
+    _, logits = float_outputs(model, tok)
+    return logits[:, 0] if logits.shape[1] == 1 else logits.argmax(axis=1)

@@ -1,0 +1,65 @@
+// Unit driver for sparse_attention.h: each stage and a whole head (MAX_L=40, MAX_K=8, D=16).
+#include <vector>
+
+#include "sparse_attention.h"
+
+const int UNIT_MAX_L = 40;
+const int UNIT_MAX_K = 8;
+const int UNIT_D = 16;
+
+static std::vector<sbf::act_t> to_act(const int8_t* x, int n) {
+  return std::vector<sbf::act_t>(x, x + n);
+}
+
+extern "C" {
+
+int sbf_test_attn_dims(int* max_l, int* max_k, int* d) {
+  *max_l = UNIT_MAX_L;
+  *max_k = UNIT_MAX_K;
+  *d = UNIT_D;
+  return 0;
+}
+
+// codes[L][D] of x[L][D]; per_row selects the Q rule, else the K rule.
+void sbf_test_quantize4(const int8_t* x, int L, int per_row, int8_t* codes) {
+  static sbf::q4_t out[UNIT_MAX_L][UNIT_D];
+  const std::vector<sbf::act_t> xa = to_act(x, L * UNIT_D);
+  sbf::quantize4<UNIT_MAX_L, UNIT_D>(xa.data(), UNIT_D, L, per_row != 0, out);
+  for (int r = 0; r < L; ++r)
+    for (int c = 0; c < UNIT_D; ++c) codes[r * UNIT_D + c] = out[r][c].to_int();
+}
+
+// est[L][L] from 4-bit codes, then the top-kk key indices per query [L][kk].
+void sbf_test_estimate_select(const int8_t* q4, const int8_t* k4, int L, int kk, int32_t* est,
+                              int32_t* idx) {
+  static sbf::q4_t qc[UNIT_MAX_L][UNIT_D], kc[UNIT_MAX_L][UNIT_D];
+  for (int r = 0; r < L; ++r)
+    for (int c = 0; c < UNIT_D; ++c) {
+      qc[r][c] = q4[r * UNIT_D + c];
+      kc[r][c] = k4[r * UNIT_D + c];
+    }
+  for (int i = 0; i < L; ++i) {
+    sbf::est_t e[UNIT_MAX_L];
+    int sel[UNIT_MAX_K];
+    sbf::estimate_row<UNIT_MAX_L, UNIT_D>(qc[i], kc, L, e);
+    sbf::select_topk<UNIT_MAX_L, UNIT_MAX_K>(e, L, kk, sel);
+    for (int j = 0; j < L; ++j) est[i * L + j] = e[j].to_int();
+    for (int j = 0; j < kk; ++j) idx[i * kk + j] = sel[j];
+  }
+}
+
+// One head: q, k, v [L][D] -> out [L][D]; quant = {score_mult, score_shift, q_ln2, q_b, q_c,
+// out_mult, out_shift}.
+void sbf_test_attention_head(const int8_t* q, const int8_t* k, const int8_t* v, int L, int kk,
+                             const int64_t* quant, int8_t* out) {
+  const sbf::attn_quant aq = {int32_t(quant[0]), int32_t(quant[1]),
+                              {quant[2], quant[3], quant[4]}, int32_t(quant[5]),
+                              int32_t(quant[6])};
+  const std::vector<sbf::act_t> qa = to_act(q, L * UNIT_D), ka = to_act(k, L * UNIT_D),
+                                 va = to_act(v, L * UNIT_D);
+  std::vector<sbf::act_t> oa(L * UNIT_D);
+  sbf::sparse_attention_head<UNIT_MAX_L, UNIT_MAX_K, UNIT_D>(qa.data(), ka.data(), va.data(),
+                                                             UNIT_D, L, kk, aq, oa.data());
+  for (int i = 0; i < L * UNIT_D; ++i) out[i] = oa[i].to_int();
+}
+}

@@ -1,0 +1,179 @@
+"""`sbf hw render`, `sbf hw csim`, `sbf hw build`: the HLS flow from the command line.
+
+torch and transformers are imported only when a model has to be built, so `sbf --help`
+stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from host.cli import Cli, CliError
+from hw import vitis
+from hw.config import ConfigError, DesignConfig
+from hw.csim import DEFAULT_LENGTHS, CsimError, run_check
+from hw.hls.build import BuildError
+from hw.hls.image import ImageError
+from hw.render import RenderError, render
+
+DEFAULT_OUT = Path("out") / "hls"
+DEFAULT_DENSITY = 0.2  # HP at 80% sparsity
+EXIT_MISSING_TOOLS = 3
+EXIT_NOT_EXACT = 1
+
+
+def register(cli: Cli) -> None:
+    p = cli.subcommand("hw", "render", _render,
+                       help="render the HLS project (kernel, bridge, Tcl, v++ cfg, weights)")
+    _model_args(p)
+    p.add_argument("--out", type=Path, required=True, help="project directory to write")
+
+    p = cli.subcommand("hw", "csim", _csim,
+                       help="g++ C simulation of the rendered engines against the golden model")
+    _model_args(p)
+    p.add_argument("--lengths", default=None,
+                   help="comma-separated sequence lengths (default: 1,7,25,64,128 and the "
+                        "tile-splitting lengths T-1, T+1, 2T+1, max-1, capped at max_length)")
+    p.add_argument("--out", type=Path, help=f"project directory (default {DEFAULT_OUT}/<hash>)")
+
+    p = cli.subcommand("hw", "build", _build,
+                       help="Vitis csynth, cosim and v++ link (needs vitis_hls and v++)")
+    _model_args(p)
+    p.add_argument("--target", choices=vitis.TARGETS, default="hw_emu")
+    p.add_argument("--project", type=Path, help="an already rendered project (else render)")
+    p.add_argument("--out", type=Path, help=f"project directory (default {DEFAULT_OUT}/<hash>)")
+    p.add_argument("--no-cosim", action="store_true", help="skip C/RTL co-simulation")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="design config YAML (default: MiniLM on U200)")
+    p.add_argument("--artifact", type=Path, help="HP artifact from `sbf prune` (default: "
+                   "one-shot HP pruning of --model to --density)")
+    p.add_argument("--model", help="float model name or path (default: packaged MiniLM)")
+    p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
+                   help=f"kept weight share without --artifact (default {DEFAULT_DENSITY})")
+    p.add_argument("--synthetic", action="store_true",
+                   help="a small random BERT instead of a real model (seconds, no weights)")
+    p.add_argument("--glue-dir", help="GLUE data for calibration and check sentences "
+                   "(default: $SBF_GLUE_DIR or ../shared/data/glue; built-in sentences if absent)")
+
+
+def _config(args: argparse.Namespace) -> tuple[DesignConfig, str]:
+    from hw.hls.synthetic import SMALL
+
+    try:
+        if args.config is None and args.synthetic:
+            return SMALL, "hw.hls.synthetic.SMALL"
+        cfg = DesignConfig.from_yaml(args.config)
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    return cfg, str(args.config or "hw/configs/minilm-u200.yaml")
+
+
+def _source(args: argparse.Namespace, cfg: DesignConfig) -> tuple[Any, dict]:
+    """(SourceModel or None, description) and the quantized model via `.quantized`."""
+    if args.synthetic:
+        from hw.hls.synthetic import synthetic_model
+
+        return None, {"model": "synthetic", "quantized": synthetic_model(cfg)}
+    from hw.hls.model_source import load_source
+
+    if args.artifact is not None and not args.artifact.is_dir():
+        raise CliError(f"--artifact: no such directory {args.artifact}")
+    try:
+        src = load_source(cfg, args.artifact, args.model, args.density, args.glue_dir)
+    except (ValueError, OSError) as e:
+        raise CliError(str(e)) from None
+    return src, {**src.description, "quantized": src.quantized}
+
+
+def _render_to(args: argparse.Namespace, out: Path | None) -> tuple[Any, DesignConfig, dict,
+                                                                       Path]:
+    cfg, cfg_source = _config(args)
+    src, desc = _source(args, cfg)
+    qmodel = desc.pop("quantized")
+    if out is None:
+        key = hashlib.sha256(repr((cfg.to_dict(), sorted(desc.items()))).encode()).hexdigest()
+        out = DEFAULT_OUT / key[:12]
+    try:
+        res = render(cfg, qmodel, out, cfg_source, desc)
+    except (RenderError, ImageError) as e:
+        raise CliError(str(e)) from None
+    return (src, qmodel), cfg, {"out": str(out), "files": len(res.files), "source": desc}, out
+
+
+def _render(args: argparse.Namespace) -> dict:
+    _, _, info, _ = _render_to(args, args.out)
+    return info
+
+
+def _lengths(args: argparse.Namespace, cfg: DesignConfig) -> list[int]:
+    if args.lengths:
+        try:
+            lengths = [int(v) for v in args.lengths.split(",")]
+        except ValueError:
+            raise CliError(f"--lengths: not a comma-separated list of integers: "
+                           f"{args.lengths!r}") from None
+    else:
+        t = cfg.tile_tokens
+        lengths = [*DEFAULT_LENGTHS, t - 1, t + 1, 2 * t + 1, cfg.max_length - 1]
+    bad = [n for n in lengths if not 1 <= n <= cfg.max_length]
+    if bad and args.lengths:
+        raise CliError(f"--lengths: {bad[0]} is outside 1..max_length={cfg.max_length}")
+    return sorted({n for n in lengths if 1 <= n <= cfg.max_length})
+
+
+def _csim(args: argparse.Namespace) -> tuple[dict, int]:
+    import numpy as np
+
+    cfg, _ = _config(args)
+    lengths = _lengths(args, cfg)
+    (src, qmodel), cfg, info, out = _render_to(args, args.out)
+    if src is None:  # synthetic: random int8 tokens stand in for sentences
+        rng = np.random.default_rng(0)
+        seqs = [rng.integers(-128, 128, size=(n, cfg.model.hidden)).astype(np.int8)
+                for n in lengths]
+        origin = "random int8 tokens (synthetic model)"
+    else:
+        from hw.hls.model_source import real_sequences
+
+        try:
+            seqs, origin = real_sequences(src, lengths, args.glue_dir)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+    try:
+        result = run_check(out, qmodel, cfg, seqs, progress=not args.json)
+    except (BuildError, CsimError) as e:
+        raise CliError(str(e)) from None
+    result = {**result, "project": info["out"], "inputs": origin, "source": info["source"]}
+    return result, 0 if result["all_bit_exact"] else EXIT_NOT_EXACT
+
+
+def _build(args: argparse.Namespace) -> tuple[dict, int]:
+    from boards.loader import load_board
+
+    cfg, _ = _config(args)
+    project = args.project
+    if project is None:
+        *_, project = _render_to(args, args.out)
+    elif not (project / "vitis" / "run_hls.tcl").is_file():
+        raise CliError(f"--project: {project} is not a rendered project (no vitis/run_hls.tcl)")
+    steps = vitis.plan(load_board(cfg.board).platform, args.target, cosim=not args.no_cosim)
+    missing = vitis.missing_tools(steps)
+    info: dict[str, Any] = {"project": str(project), "target": args.target,
+                            "commands": [f"cd {project} && {s.command}" for s in steps]}
+    if missing:
+        info["error"] = (f"{' and '.join(missing)} not on PATH: install Vitis 2021.1 or later "
+                         f"and source its settings64.sh; the commands above are what would run")
+        info["missing_tools"] = missing
+        return info, EXIT_MISSING_TOOLS
+    try:
+        info["ran"] = vitis.run(steps, project)
+        info["csynth"] = vitis.parse_csynth(project / vitis.CSYNTH_REPORT)
+    except vitis.VitisError as e:
+        raise CliError(str(e)) from None
+    info["xclbin"] = str(project / f"{vitis.KERNEL}.{args.target}.xclbin")
+    return info, 0

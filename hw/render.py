@@ -1,0 +1,200 @@
+"""`sbf hw render`: a design config plus an integer model -> a self-contained HLS project.
+
+Jinja renders only the glue (config headers, the top kernel, the C ABI bridge, the
+cosim testbench, Vitis HLS Tcl, the v++ connectivity file, a Makefile and a README);
+the engines are the hand-written headers of hw/hls/include, copied in. Weights go into
+one binary image (hw/hls/image.py). Templates are logic-free: every decision (ports,
+DDR banks, SLR, constants) is made here. Same inputs, same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from boards.loader import load_board
+from hw import vitis
+from hw.config import DesignConfig
+from hw.hls import abi, image
+from hw.hls.build import INCLUDE_DIR
+from hw.hls.constants import estimate_lut, golden_constants
+from hw.hls.golden_ref import topk_attention
+from sim.golden.encoder import encoder
+from sim.golden.params import QuantizedModel
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+CSIM_ONLY_HEADERS = ("hls_stream.h",)  # C-simulation models: never on the Vitis path
+GENERATED_HEADERS = {"sbf_golden.h": "sbf_golden.h.j2",
+                     "sbf_image_layout.h": "sbf_image_layout.h.j2"}
+MANIFEST = "manifest.json"
+TB_SEED = 0
+ACT_LIMIT = 128  # int8 range of the random testbench activations
+
+
+class RenderError(ValueError):
+    """The model and the design disagree; the message names the field."""
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """The project directory and the sha256 of every file written (path -> digest)."""
+
+    out: Path
+    files: dict[str, str]
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              autoescape=False)
+
+
+def generated_headers() -> dict[str, str]:
+    """The headers rendered from the golden model and the image layout (no config needed)."""
+    env = environment()
+    ctx = {"constants": golden_constants(), "estimate_lut": estimate_lut(),
+           "magic": image.MAGIC, "version": image.IMAGE_VERSION, "align": image.ALIGN,
+           "header_words": image.HEADER_WORDS, "layer_words": len(image.layer_word_names()),
+           "enums": image.layout_enums()}
+    return {name: env.get_template(t).render(ctx) for name, t in GENERATED_HEADERS.items()}
+
+
+def write_generated_headers(dest: Path) -> Path:
+    """Write the generated headers into `dest` (for builds of the library on its own)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, text in generated_headers().items():
+        _write_if_changed(dest / name, text.encode())
+    return dest
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.is_file() and path.read_bytes() == data:
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def memory_plan(cfg: DesignConfig) -> dict[str, Any]:
+    """Kernel placement: the SLR with the most DDR banks; weights on its first bank,
+    activations, schedule and status on its second (or the same when it has one)."""
+    board = load_board(cfg.board)
+    banks: dict[int, list[str]] = {}
+    for b in board.memory:
+        banks.setdefault(b.slr, []).append(b.name)
+    slr = max(sorted(banks), key=lambda s: len(banks[s]))
+    weights_bank = banks[slr][0]
+    data_bank = banks[slr][1] if len(banks[slr]) > 1 else weights_bank
+    bank_of = {"image": weights_bank, "schedule": data_bank, "act_in": data_bank,
+               "act_out": data_bank, "status": data_bank}
+    return {"board": board, "slr": slr, "bank_of": bank_of}
+
+
+def _check_model(cfg: DesignConfig, model: QuantizedModel) -> None:
+    if len(model.layers) != cfg.model.layers:
+        raise RenderError(f"model.layers: the config says {cfg.model.layers}, the artifact "
+                          f"has {len(model.layers)} encoder layers")
+
+
+def testbench_vectors(cfg: DesignConfig, model: QuantizedModel) -> dict[str, np.ndarray]:
+    """Random int8 inputs of two lengths (one token; one more than a tile) and the golden
+    output of the whole stack: what the cosim testbench checks the kernel against."""
+    lengths = [1, min(cfg.tile_tokens + 1, cfg.max_length)]
+    rng = np.random.default_rng(TB_SEED)
+    x = rng.integers(-ACT_LIMIT, ACT_LIMIT, size=(sum(lengths), cfg.model.hidden))
+    y = encoder(x, model, lengths, attention=topk_attention(cfg.attn_k))
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    buckets = [next(i for i, e in enumerate(cfg.bucket_edges) if n <= e) for n in lengths]
+    sched = np.array([[o, n, b, cfg.attn_k] for o, n, b in zip(offsets, lengths, buckets,
+                                                                  strict=True)])
+    return {"schedule": sched.astype("<i4"), "input": x.astype(np.int8),
+            "expected": y.astype(np.int8)}
+
+
+def _context(cfg: DesignConfig, config_source: str) -> dict[str, Any]:
+    plan = memory_plan(cfg)
+    platform = plan["board"].platform
+    steps = {t: [st.command for st in vitis.plan(platform, t)] for t in vitis.TARGETS}
+    m_axi = [(p, f"gmem_{p}") for p in ("schedule", "act_in", "act_out", "image", "status")]
+    describe = dict(abi_version=abi.ABI_VERSION, bo=cfg.bo, bi=cfg.bi, m=cfg.m,
+                    tile_tokens=cfg.tile_tokens, hidden=cfg.model.hidden,
+                    heads=cfg.model.heads, ffn=cfg.model.ffn, layers=cfg.model.layers,
+                    max_length=cfg.max_length, attn_k=cfg.attn_k,
+                    n_buckets=len(cfg.bucket_edges), schedule_words=len(abi.SCHEDULE_FIELDS))
+    return {
+        "cfg": cfg, "config_source": config_source, "kernel": abi.KERNEL,
+        "head_dim": cfg.model.head_dim, "max_in": max(cfg.model.hidden, cfg.model.ffn),
+        "bucket_edges": list(cfg.bucket_edges), "abi_version": abi.ABI_VERSION,
+        "schedule_fields": abi.SCHEDULE_FIELDS, "status_codes": list(abi.STATUS_CODES.items()),
+        "describe": [(n, describe[n]) for n in abi.DESCRIBE_FIELDS],
+        "linears": image.LINEARS,
+        "linear_bits": [image.LINEAR_OUT_BITS[n] for n in image.LINEARS],
+        "m_axi_ports": m_axi, "s_axilite_ports": ("n_seq", "n_layers"),
+        "sp": [(p, plan["bank_of"][p]) for p, _ in m_axi], "slr": plan["slr"],
+        "platform": platform, "part": plan["board"].part,
+        "clock_period_ns": f"{1000.0 / cfg.clock_mhz:.3f}", "clock_mhz": cfg.clock_mhz,
+        "steps": steps, "xo": vitis.XO, "csynth_report": vitis.CSYNTH_REPORT,
+        "tb_files": ("weights.bin", "schedule.bin", "input.bin", "expected.bin"),
+        "library_headers": _library_headers(),
+    }
+
+
+def _library_headers() -> list[str]:
+    return sorted(p.name for p in INCLUDE_DIR.glob("*.h") if p.name not in CSIM_ONLY_HEADERS)
+
+
+# rendered file -> template
+PROJECT_TEMPLATES = {
+    "kernel/sbf_config.h": "sbf_config.h.j2",
+    "src/sbf_top.cpp": "sbf_top.cpp.j2",
+    "src/sbf_bridge.cpp": "sbf_bridge.cpp.j2",
+    "tb/sbf_tb.cpp": "sbf_tb.cpp.j2",
+    "vitis/run_hls.tcl": "run_hls.tcl.j2",
+    "vitis/link.cfg": "link.cfg.j2",
+    "Makefile": "Makefile.j2",
+    "README.md": "README.md.j2",
+}
+
+
+def render(cfg: DesignConfig, model: QuantizedModel, out: Path, config_source: str = "",
+           source: dict[str, Any] | None = None) -> RenderResult:
+    """Write the project for `cfg` and `model` into `out`; returns every file's sha256."""
+    _check_model(cfg, model)
+    img = image.build_image(model.layers, cfg)
+    files: dict[str, bytes] = {}
+    env = environment()
+    ctx = _context(cfg, config_source)
+    for path, tmpl in PROJECT_TEMPLATES.items():
+        files[path] = env.get_template(tmpl).render(ctx).encode()
+    for name, text in generated_headers().items():
+        files[f"kernel/{name}"] = text.encode()
+    for name in _library_headers():
+        files[f"kernel/{name}"] = (INCLUDE_DIR / name).read_bytes()
+    for name in CSIM_ONLY_HEADERS:
+        files[f"csim/{name}"] = (INCLUDE_DIR / name).read_bytes()
+    files["weights/weights.bin"] = img.data
+    files["weights/layout.json"] = _json({"header": dict(zip(
+        image.HEADER_FIELDS, np.frombuffer(img.data[:4 * len(image.HEADER_FIELDS)], "<i4")
+        .tolist(), strict=True)), "layers": img.directory})
+    for name, arr in testbench_vectors(cfg, model).items():
+        files[f"tb/{name}.bin"] = arr.tobytes()
+    digests = {p: hashlib.sha256(b).hexdigest() for p, b in sorted(files.items())}
+    files[MANIFEST] = _json({"generator": "sbf hw render", "config": cfg.to_dict(),
+                             "config_source": config_source, "source": source or {},
+                             "files": digests})
+    out.mkdir(parents=True, exist_ok=True)
+    for path, data in files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(out / path, data)
+    return RenderResult(out, {p: hashlib.sha256(b).hexdigest() for p, b in files.items()})
+
+
+def _json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+

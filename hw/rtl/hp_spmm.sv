@@ -1,0 +1,370 @@
+// HP sparse matmul engine: y[t, :] = requant(W x[t, :] + bias) for t < L, W in HP storage.
+//
+// Schedule (docs/rtl.md has the exact cycle formula, sim/rtl/cycles.py the same in Python):
+//   for each tile of T tokens (the last one partial):
+//     for each block-row r:                 BO PEs compute BO output rows
+//       for each kept block b of r:         (an empty block-row costs one null block)
+//         for each token t of the tile:     one step per cycle: every PE does M MACs
+// The activation tile is held on chip (ping-pong: the next tile streams in during compute)
+// so every block-row re-reads it; the BO x T accumulators of a finished block-row are
+// copied to a drain buffer in one cycle and requantized while the next block-row computes.
+//
+// Streams (all little-endian byte lanes):
+//   s_axis_wgt  one beat per kept block in block-CSR order, tlast on the matrix's last:
+//               [15:0] block column, then BO*M value bytes (PE-major), then BO*M index bytes
+//   s_axis_row  one beat per block-row, tlast on the last:
+//               [15:0] kept-block count, then BO x int32 bias, BO x uint16 mult (15 bits
+//               used), BO x uint8 shift (6 bits used)
+//   s_axis_act  one beat per (token, block column), token-major: BI int8 activations
+//   m_axis_out  one beat per (tile, block-row, token): BO int8 outputs; tlast on the last
+// Weights and rows are loaded while idle; `start` latches L, block-rows and block columns.
+module hp_spmm #(
+    parameter int BO = 4,         // PEs: output rows per block
+    parameter int BI = 8,         // block width: activations broadcast per step
+    parameter int M = 2,          // kept weights per block row = MACs per PE per cycle
+    parameter int T = 4,          // tokens per tile (>= 2)
+    parameter int MAX_NBR = 8,    // block-rows the row memory holds
+    parameter int MAX_NBC = 8,    // block columns the activation tile holds
+    parameter int MAX_NNZB = 64,  // kept blocks the weight memories hold
+    parameter int MAX_LEN = 128,  // longest sequence
+    localparam int IDX_W = $clog2(BI),
+    localparam int LEN_W = $clog2(MAX_LEN + 1),
+    localparam int NBR_W = $clog2(MAX_NBR + 1),
+    localparam int NBC_W = $clog2(MAX_NBC + 1),
+    localparam int WGT_W = 16 + 16 * BO * M,
+    localparam int ROW_W = 16 + 56 * BO
+) (
+    input  logic               clk,
+    input  logic               rst_n,
+    // control
+    input  logic               start,
+    input  logic [LEN_W-1:0]   cfg_len,
+    input  logic [NBR_W-1:0]   cfg_nbr,
+    input  logic [NBC_W-1:0]   cfg_nbc,
+    output logic               busy,
+    output logic               done,
+    // weight load
+    /* verilator lint_off UNUSEDSIGNAL */  // padding bits of the byte-aligned beat layouts
+    input  logic [WGT_W-1:0]   s_axis_wgt_tdata,
+    input  logic               s_axis_wgt_tvalid,
+    output logic               s_axis_wgt_tready,
+    input  logic               s_axis_wgt_tlast,
+    input  logic [ROW_W-1:0]   s_axis_row_tdata,
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic               s_axis_row_tvalid,
+    output logic               s_axis_row_tready,
+    input  logic               s_axis_row_tlast,
+    // activations in, results out
+    input  logic [BI*8-1:0]    s_axis_act_tdata,
+    input  logic               s_axis_act_tvalid,
+    output logic               s_axis_act_tready,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic               s_axis_act_tlast,  // framing only: the length is cfg_len
+    /* verilator lint_on UNUSEDSIGNAL */
+    output logic [BO*8-1:0]    m_axis_out_tdata,
+    output logic               m_axis_out_tvalid,
+    input  logic               m_axis_out_tready,
+    output logic               m_axis_out_tlast
+);
+  localparam int R_W = $clog2(MAX_NBR);
+  localparam int C_W = $clog2(MAX_NBC);
+  localparam int B_W = $clog2(MAX_NNZB);
+  localparam int T_W = $clog2(T);
+  localparam int TC_W = $clog2(T + 1);
+  localparam int ACT_AW = 1 + T_W + C_W;  // {buffer, token, block column}
+  localparam logic [LEN_W-1:0] T_LEN = LEN_W'(T);
+  localparam int DRAIN_STAGES = 3;  // hp_spmm_requant's D1..D3
+
+  // ---------------------------------------------------------------- memories
+  logic [BO*M*8-1:0]     wval_mem[MAX_NNZB];
+  logic [BO*M*IDX_W-1:0] widx_mem[MAX_NNZB];
+  logic [C_W-1:0]        wcol_mem[MAX_NNZB];
+  logic [NBC_W-1:0]      rcnt_mem[MAX_NBR];
+  logic [BO*32-1:0]      rbias_mem[MAX_NBR];
+  logic [BO*15-1:0]      rmult_mem[MAX_NBR];
+  logic [BO*6-1:0]       rshift_mem[MAX_NBR];
+  logic [BI*8-1:0]       act_mem[2**ACT_AW];
+
+  // ---------------------------------------------------------------- weight/row load
+  logic [B_W-1:0] wptr;
+  logic [R_W-1:0] rptr;
+  logic [BO*M*IDX_W-1:0] wgt_idx;
+  logic [BO*15-1:0] row_mult;
+  logic [BO*6-1:0] row_shift;
+
+  assign s_axis_wgt_tready = !busy;
+  assign s_axis_row_tready = !busy;
+
+  always_comb begin
+    for (int k = 0; k < BO * M; k++) begin
+      wgt_idx[IDX_W*k +: IDX_W] = s_axis_wgt_tdata[16 + 8*BO*M + 8*k +: IDX_W];
+    end
+    for (int p = 0; p < BO; p++) begin
+      row_mult[15*p +: 15] = s_axis_row_tdata[16 + 32*BO + 16*p +: 15];
+      row_shift[6*p +: 6] = s_axis_row_tdata[16 + 48*BO + 8*p +: 6];
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      wptr <= '0;
+      rptr <= '0;
+    end else begin
+      if (s_axis_wgt_tvalid && s_axis_wgt_tready) begin
+        wval_mem[wptr] <= s_axis_wgt_tdata[16 +: BO*M*8];
+        widx_mem[wptr] <= wgt_idx;
+        wcol_mem[wptr] <= s_axis_wgt_tdata[C_W-1:0];
+        wptr <= s_axis_wgt_tlast ? '0 : wptr + 1'b1;
+      end
+      if (s_axis_row_tvalid && s_axis_row_tready) begin
+        rcnt_mem[rptr] <= s_axis_row_tdata[NBC_W-1:0];
+        rbias_mem[rptr] <= s_axis_row_tdata[16 +: 32*BO];
+        rmult_mem[rptr] <= row_mult;
+        rshift_mem[rptr] <= row_shift;
+        rptr <= s_axis_row_tlast ? '0 : rptr + 1'b1;
+      end
+    end
+  end
+
+  // ---------------------------------------------------------------- run configuration
+  logic [LEN_W-1:0] len;
+  logic [R_W-1:0] nbr_m1;
+  logic [C_W-1:0] nbc_m1;
+
+  function automatic logic [TC_W-1:0] tile_tokens(input logic [LEN_W-1:0] left);
+    return left > T_LEN ? TC_W'(T) : TC_W'(left);
+  endfunction
+
+  // ---------------------------------------------------------------- activation loader
+  logic             loading, lbuf;
+  logic [T_W-1:0]   lt;
+  logic [C_W-1:0]   lc;
+  logic [TC_W-1:0]  l_tcur;
+  logic [LEN_W-1:0] l_base;
+  logic [1:0]       act_full;
+  logic             act_fire, load_tile_done;
+
+  assign s_axis_act_tready = loading && !act_full[lbuf];
+  assign act_fire = s_axis_act_tvalid && s_axis_act_tready;
+  assign load_tile_done = act_fire && lc == nbc_m1 && TC_W'(lt) == l_tcur - 1'b1;
+
+  // ---------------------------------------------------------------- issue (stage 0)
+  logic             issuing, cbuf;
+  logic [T_W-1:0]   t;
+  logic [TC_W-1:0]  tcur;
+  logic [LEN_W-1:0] base;
+  logic [R_W-1:0]   r;
+  logic [NBC_W-1:0] bcnt;
+  logic [B_W-1:0]   blk;
+  logic             adv, issue;
+  logic             op_zero, op_last_t, op_last_b, op_cap, op_end, op_final;
+  logic [NBC_W-1:0] row_cnt;
+
+  assign row_cnt   = rcnt_mem[r];
+  assign op_zero   = row_cnt == '0;
+  assign op_last_t = TC_W'(t) == tcur - 1'b1;
+  assign op_last_b = op_zero || bcnt == row_cnt - 1'b1;
+  assign op_cap    = op_last_t && op_last_b;
+  assign op_end    = op_cap && r == nbr_m1;     // last step of the tile
+  assign op_final  = op_end && len - base <= T_LEN;  // last step of the run
+  assign issue     = issuing && act_full[cbuf] && adv;
+
+  // ---------------------------------------------------------------- stage 1: operands
+  logic             v1, first1, zero1, cap1, final1;
+  logic [T_W-1:0]   t1;
+  logic [R_W-1:0]   r1;
+  logic [TC_W-1:0]  tcur1;
+  logic [BI*8-1:0]  act1;
+  logic [BO*M*8-1:0] wval1;
+  logic [BO*M*IDX_W-1:0] widx1;
+
+  // ---------------------------------------------------------------- stage 2: accumulate
+  logic             v2, first2, cap2, final2;
+  logic [T_W-1:0]   t2;
+  logic [R_W-1:0]   r2;
+  logic [TC_W-1:0]  tcur2;
+  logic signed [31:0] dot1[BO];
+  logic signed [31:0] dot2[BO];
+  logic signed [31:0] acc[BO][T];
+  logic signed [31:0] acc_next[BO][T];
+
+  for (genvar p = 0; p < BO; p++) begin : g_pe
+    hp_spmm_pe #(.BI(BI), .M(M)) u_pe (
+        .act(act1),
+        .vals(wval1[8*M*p +: 8*M]),
+        .idx(widx1[IDX_W*M*p +: IDX_W*M]),
+        .dot(dot1[p])
+    );
+  end
+
+  always_comb begin
+    for (int p = 0; p < BO; p++) begin
+      for (int k = 0; k < T; k++) begin
+        if (v2 && t2 == T_W'(k)) acc_next[p][k] = first2 ? dot2[p] : acc[p][k] + dot2[p];
+        else acc_next[p][k] = acc[p][k];
+      end
+    end
+  end
+
+  // ---------------------------------------------------------------- drain buffer
+  logic               ob_full, ob_final, ob_release, dadv;
+  logic [T_W-1:0]     dt;
+  logic [TC_W-1:0]    ob_tcur;
+  logic signed [31:0] ob[BO][T];
+  logic [BO*32-1:0]   ob_bias;
+  logic [BO*15-1:0]   ob_mult;
+  logic [BO*6-1:0]    ob_shift;
+  logic [DRAIN_STAGES-1:0] dv, dlast;
+
+  assign dadv       = !m_axis_out_tvalid || m_axis_out_tready;
+  assign ob_release = ob_full && dadv && TC_W'(dt) == ob_tcur - 1'b1;
+  assign adv        = !(v2 && cap2 && ob_full && !ob_release);
+
+  for (genvar p = 0; p < BO; p++) begin : g_rq
+    hp_spmm_requant u_rq (
+        .clk(clk),
+        .en(dadv),
+        .acc(ob[p][dt]),
+        .bias(ob_bias[32*p +: 32]),
+        .mult(ob_mult[15*p +: 15]),
+        .shift(ob_shift[6*p +: 6]),
+        .y(m_axis_out_tdata[8*p +: 8])
+    );
+  end
+
+  assign m_axis_out_tvalid = dv[DRAIN_STAGES-1];
+  assign m_axis_out_tlast  = dlast[DRAIN_STAGES-1];
+
+  // ---------------------------------------------------------------- sequencing
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      busy <= 1'b0;
+      done <= 1'b0;
+      loading <= 1'b0;
+      issuing <= 1'b0;
+      act_full <= '0;
+      v1 <= 1'b0;
+      v2 <= 1'b0;
+      ob_full <= 1'b0;
+      dv <= '0;
+      dlast <= '0;
+    end else begin
+      done <= 1'b0;
+      if (start && !busy) begin
+        busy <= 1'b1;
+        len <= cfg_len;
+        nbr_m1 <= R_W'(cfg_nbr - 1'b1);
+        nbc_m1 <= C_W'(cfg_nbc - 1'b1);
+        loading <= cfg_len != '0;
+        issuing <= cfg_len != '0;
+        lbuf <= 1'b0;
+        cbuf <= 1'b0;
+        lt <= '0;
+        lc <= '0;
+        t <= '0;
+        r <= '0;
+        bcnt <= '0;
+        blk <= '0;
+        base <= '0;
+        l_base <= '0;
+        tcur <= tile_tokens(cfg_len);
+        l_tcur <= tile_tokens(cfg_len);
+        act_full <= '0;
+      end else if (busy && !issuing && !v1 && !v2 && !ob_full && dv == '0) begin
+        busy <= 1'b0;
+        done <= 1'b1;
+      end
+
+      // loader: fill the free buffer, token-major
+      if (act_fire) begin
+        act_mem[{lbuf, lt, lc}] <= s_axis_act_tdata;
+        if (lc == nbc_m1) begin
+          lc <= '0;
+          if (load_tile_done) begin
+            lt <= '0;
+            lbuf <= !lbuf;
+            l_base <= l_base + T_LEN;
+            loading <= len - l_base > T_LEN;
+            l_tcur <= tile_tokens(len - l_base - T_LEN);
+          end else begin
+            lt <= lt + 1'b1;
+          end
+        end else begin
+          lc <= lc + 1'b1;
+        end
+      end
+      for (int b = 0; b < 2; b++) begin
+        if (load_tile_done && lbuf == b[0]) act_full[b] <= 1'b1;
+        else if (issue && op_end && cbuf == b[0]) act_full[b] <= 1'b0;
+      end
+
+      // stage 0 -> 1: issue one (block, token) step, read its operands
+      if (adv) begin
+        v1 <= issue;
+        if (issue) begin
+          act1 <= act_mem[{cbuf, t, op_zero ? C_W'(0) : wcol_mem[blk]}];
+          wval1 <= wval_mem[blk];
+          widx1 <= widx_mem[blk];
+          first1 <= bcnt == '0;
+          zero1 <= op_zero;
+          cap1 <= op_cap;
+          final1 <= op_final;
+          t1 <= t;
+          r1 <= r;
+          tcur1 <= tcur;
+          if (!op_last_t) begin
+            t <= t + 1'b1;
+          end else begin
+            t <= '0;
+            if (!op_zero) blk <= blk + 1'b1;
+            if (!op_last_b) begin
+              bcnt <= bcnt + 1'b1;
+            end else begin
+              bcnt <= '0;
+              if (r != nbr_m1) begin
+                r <= r + 1'b1;
+              end else begin
+                r <= '0;
+                blk <= '0;
+                cbuf <= !cbuf;
+                base <= base + T_LEN;
+                issuing <= !op_final;
+                tcur <= tile_tokens(len - base - T_LEN);
+              end
+            end
+          end
+        end
+        // stage 1 -> 2
+        v2 <= v1;
+        first2 <= first1;
+        cap2 <= cap1;
+        final2 <= final1;
+        t2 <= t1;
+        r2 <= r1;
+        tcur2 <= tcur1;
+        for (int p = 0; p < BO; p++) dot2[p] <= zero1 ? 32'sd0 : dot1[p];
+        // stage 2: accumulate; a finished block-row moves to the drain buffer
+        for (int p = 0; p < BO; p++) for (int k = 0; k < T; k++) acc[p][k] <= acc_next[p][k];
+      end
+
+      // drain: one token per cycle into the requantization lanes
+      if (dadv) begin
+        dv <= {dv[DRAIN_STAGES-2:0], ob_full};
+        dlast <= {dlast[DRAIN_STAGES-2:0], ob_full && ob_final && ob_release};
+        if (ob_full) dt <= ob_release ? '0 : dt + 1'b1;
+      end
+      if (adv && v2 && cap2) begin
+        for (int p = 0; p < BO; p++) for (int k = 0; k < T; k++) ob[p][k] <= acc_next[p][k];
+        ob_full <= 1'b1;
+        ob_final <= final2;
+        ob_tcur <= tcur2;
+        ob_bias <= rbias_mem[r2];
+        ob_mult <= rmult_mem[r2];
+        ob_shift <= rshift_mem[r2];
+        dt <= '0;
+      end else if (ob_release) begin
+        ob_full <= 1'b0;
+      end
+    end
+  end
+endmodule

@@ -1,0 +1,133 @@
+"""Build an RTL engine with cocotb's runner and run its testbench on a list of cases.
+
+Builds are kept per (engine, simulator, parameters, waves) under a build root (default
+`out/rtl_build`, git-ignored) and reused while up to date; a file lock makes two
+pytest-xdist workers share one build instead of racing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import pickle
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import get_runner
+
+from sim.rtl.simulators import Simulator
+from sim.rtl.stimulus import StimulusOptions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RTL_DIR = REPO_ROOT / "hw" / "rtl"
+DEFAULT_BUILD_ROOT = REPO_ROOT / "out" / "rtl_build"
+TIMESCALE = ("1ns", "1ps")
+LOG_TAIL_CHARS = 4000
+WAVE_SUFFIXES = (".vcd", ".fst")
+
+
+class RtlSimError(RuntimeError):
+    """A build or simulation failed; the message carries the log's tail."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An RTL engine: its top module, sources (dependencies first) and cocotb bench."""
+
+    name: str
+    toplevel: str
+    sources: tuple[str, ...]
+    testbench: str
+
+    def source_paths(self) -> list[Path]:
+        return [RTL_DIR / s for s in self.sources]
+
+
+ENGINES = {
+    "spmm": Engine("spmm", "hp_spmm",
+                   ("hp_spmm_pe.sv", "hp_spmm_requant.sv", "hp_spmm.sv"), "sim.rtl.tb_spmm"),
+}
+
+
+def _log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-LOG_TAIL_CHARS:] if path.is_file() else ""
+
+
+def build(engine: Engine, parameters: dict[str, int], sim: Simulator,
+          build_root: Path | None = None, waves: bool = False) -> tuple[Any, Path]:
+    """Build the simulation model, or reuse an up-to-date one; returns (runner, build dir).
+
+    Both tools skip up-to-date work themselves (Icarus: cocotb compares timestamps;
+    Verilator: its skip-identical check, then an incremental make), so a cached build
+    costs a second or two.
+    """
+    sim.apply_env()
+    key = "_".join(f"{k.lower()}{v}" for k, v in parameters.items()) + ("_waves" if waves else "")
+    build_dir = (build_root or DEFAULT_BUILD_ROOT) / sim.name / f"{engine.name}_{key}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    log = build_dir / "build.log"
+    runner = get_runner(sim.name)
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            runner.build(sources=engine.source_paths(), hdl_toplevel=engine.toplevel,
+                         parameters=parameters, build_dir=build_dir, waves=waves,
+                         timescale=TIMESCALE, log_file=log)
+        except (SystemExit, Exception) as e:
+            raise RtlSimError(f"{sim.name} build of {engine.toplevel} failed ({e}); "
+                              f"log {log}:\n{_log_tail(log)}") from None
+    return runner, build_dir
+
+
+def run_cases(engine: Engine, parameters: dict[str, int], cases: Sequence[Any],
+              sim: Simulator, options: StimulusOptions, build_root: Path | None = None,
+              waves: bool = False) -> list[dict[str, Any]]:
+    """Simulate `cases` in one simulator run; per case the raw output and cycle count.
+
+    The run directory is removed after a clean run, kept (and named in `waves`) with waves.
+    """
+    runner, build_dir = build(engine, parameters, sim, build_root, waves)
+    run_dir = Path(tempfile.mkdtemp(prefix="run_", dir=build_dir))
+    cases_file, results_file = run_dir / "cases.pkl", run_dir / "results.json"
+    cases_file.write_bytes(pickle.dumps({"cases": list(cases), "options": options}))
+    log = run_dir / "sim.log"
+    try:
+        runner.test(test_module=engine.testbench, hdl_toplevel=engine.toplevel,
+                    build_dir=build_dir, test_dir=run_dir, waves=waves,
+                    results_xml=str(run_dir / "results.xml"), log_file=log,
+                    extra_env={"SBF_RTL_CASES": str(cases_file),
+                               "SBF_RTL_RESULTS": str(results_file)})
+        _, failed = get_results(run_dir / "results.xml")
+    except (SystemExit, Exception) as e:
+        raise RtlSimError(f"{sim.name} simulation of {engine.toplevel} failed ({e}); "
+                          f"log {log}:\n{_log_tail(log)}") from None
+    if failed or not results_file.is_file():
+        raise RtlSimError(f"{sim.name} testbench {engine.testbench} failed; "
+                          f"log {log}:\n{_log_tail(log)}")
+    results = json.loads(results_file.read_text())
+    if waves:
+        dumps = sorted(str(f) for f in run_dir.iterdir() if f.suffix in WAVE_SUFFIXES)
+        for res in results:
+            res["waves"] = dumps
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return results
+
+
+def lint(engine: Engine, parameters: dict[str, int], sim: Simulator) -> str:
+    """`verilator --lint-only -Wall` on the engine with these parameters; '' when clean.
+
+    Returns the warnings (Verilator exits non-zero on any -Wall warning).
+    """
+    sim.apply_env()
+    cmd = [str(sim.binary), "--lint-only", "-Wall", "--top-module", engine.toplevel,
+           *[f"-G{k}={v}" for k, v in parameters.items()],
+           *[str(p) for p in engine.source_paths()]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return "" if proc.returncode == 0 else (proc.stdout + proc.stderr)

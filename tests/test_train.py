@@ -1,0 +1,152 @@
+"""The fine-tuning loop on a tiny random BERT: batching, metrics, exact resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+from algo.glue import GlueSplit
+from algo.hp import HPShape
+from algo.hp.model import encoder_linears
+from algo.prune.gradual import GradualPruner
+from algo.prune.masks import linear_sizes
+from algo.prune.plan import uniform_plan
+from algo.train import (
+    CHECKPOINT,
+    Encoded,
+    TrainConfig,
+    TrainHook,
+    batch_index,
+    encode,
+    evaluate,
+    holdout_split,
+    train,
+)
+
+WORDS = ["good", "great", "fine", "bad", "awful", "poor", "the", "movie", "was", "is",
+         "a", "plot", "very", "not", "actor", "story"]
+POSITIVE, NEGATIVE = WORDS[:3], WORDS[3:6]
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+TINY_SHAPE = HPShape(8, 8, 2)  # the tiny model's linears are 32x32, 64x32, 32x64
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per test process: with xdist on two cores, more threads only spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_tokenizer() -> BertTokenizerFast:
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(SPECIALS + WORDS)})
+
+
+def tiny_model(seed: int = 0, num_labels: int = 2) -> BertForSequenceClassification:
+    """2 layers, hidden 32, 2 heads, FFN 64: small enough for a few CPU steps in tests."""
+    cfg = BertConfig(vocab_size=len(SPECIALS) + len(WORDS), hidden_size=32,
+                     num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                     max_position_embeddings=32, num_labels=num_labels)
+    torch.manual_seed(seed)
+    return BertForSequenceClassification(cfg)
+
+
+def tiny_split(n: int, seed: int, task: str = "SST-2") -> GlueSplit:
+    """Sentences whose label is whether they hold a positive word."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        label = i % 2
+        words = list(rng.choice(WORDS[6:], size=int(rng.integers(2, 8))))
+        words.insert(int(rng.integers(0, len(words))),
+                     str(rng.choice(POSITIVE if label else NEGATIVE)))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return GlueSplit(task, texts, None, np.asarray(labels, dtype=np.int64))
+
+
+def tiny_data(n: int = 64, seed: int = 0) -> Encoded:
+    return encode(tiny_tokenizer(), tiny_split(n, seed), max_length=16)
+
+
+def test_batches_are_trimmed_to_their_longest_row() -> None:
+    data = tiny_data()
+    idx = torch.tensor([0, 1, 2])
+    batch = data.batch(idx, torch.device("cpu"))
+    longest = int(data.attention_mask[idx].sum(1).max())
+    assert batch["input_ids"].shape == (3, longest)
+    assert batch["attention_mask"].all(dim=0).any()  # no all-padding column
+
+
+def test_each_epoch_visits_every_example_once() -> None:
+    cfg = TrainConfig(batch_size=8, seed=3)
+    for epoch in range(2):
+        seen = torch.cat([batch_index(epoch * 5 + s, 37, cfg) for s in range(5)])
+        assert sorted(seen.tolist()) == list(range(37))
+
+
+def test_holdout_split_is_disjoint_and_complete() -> None:
+    data = tiny_data(n=50)
+    fit, held = holdout_split(data, 0.2, seed=1)
+    assert len(fit) == 40 and len(held) == 10
+    rows = {tuple(r.tolist()) for r in torch.cat([fit.input_ids, held.input_ids])}
+    assert rows == {tuple(r.tolist()) for r in data.input_ids}
+
+
+def test_training_learns_the_toy_task() -> None:
+    data = tiny_data(n=128)
+    model = tiny_model()
+    train(model, data, TrainConfig(epochs=10, batch_size=16, lr=1e-3), progress=False)
+    assert evaluate(model, data, "SST-2")["accuracy"] >= 0.9
+
+
+class _Crash(TrainHook):
+    """Simulates a killed run: raises after a given step."""
+
+    def __init__(self, at: int | None) -> None:
+        self.at = at
+
+    def after_step(self, model: torch.nn.Module, step: int) -> None:
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+def _pruned_run(ckpt: Path | None, crash_at: int | None,
+                model: torch.nn.Module) -> list[float]:
+    data = tiny_data(n=48)
+    linears = encoder_linears(model)
+    plan = uniform_plan(linear_sizes(linears), 0.2, TINY_SHAPE)
+    cfg = TrainConfig(max_steps=9, batch_size=8, lr=1e-3, seed=5, checkpoint_every=1)
+    hooks = [GradualPruner(linears, plan, end=0.8, n_updates=3), _Crash(crash_at)]
+    return train(model, data, cfg, hooks=hooks, checkpoint_dir=ckpt, progress=False).losses
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    straight = tiny_model(seed=1)
+    losses = _pruned_run(tmp_path / "a", None, straight)
+
+    ckpt = tmp_path / "b"
+    with pytest.raises(KeyboardInterrupt):
+        _pruned_run(ckpt, 4, tiny_model(seed=1))
+    assert torch.load(ckpt / CHECKPOINT, weights_only=False)["step"] == 4
+    resumed = tiny_model(seed=7)  # other weights: everything must come from the checkpoint
+    resumed_losses = _pruned_run(ckpt, None, resumed)
+
+    assert resumed_losses == losses
+    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(),
+                              strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_resume_refuses_another_config(tmp_path: Path) -> None:
+    data = tiny_data(n=16)
+    train(tiny_model(), data, TrainConfig(max_steps=1, batch_size=8), checkpoint_dir=tmp_path,
+          progress=False)
+    with pytest.raises(ValueError, match="another training config"):
+        train(tiny_model(), data, TrainConfig(max_steps=2, batch_size=8),
+              checkpoint_dir=tmp_path, progress=False)
