@@ -29,6 +29,15 @@ COMMAND_MODULES = [
 ]
 
 
+# Descriptions of the command groups that several parts add subcommands to.
+GROUP_HELP = {
+    "hw": "hardware: render and C-simulate HLS, build with Vitis, estimate, schedule, explore",
+    "sim": "RTL simulation of the engines with cocotb, checked against the golden model",
+    "golden": "the integer golden model: fidelity against the float model",
+    "prune": "prune a model into HP form",
+}
+
+
 class CliError(Exception):
     """A user-facing error: printed as `sbf: error: ...` with exit status 2, no traceback."""
 
@@ -50,6 +59,7 @@ class Cli:
 
     def group(self, name: str, help: str = "") -> argparse._SubParsersAction:
         if name not in self._groups:
+            help = help or GROUP_HELP.get(name, "")
             g = self._top.add_parser(name, help=help, description=help)
             g.set_defaults(handler=lambda _a, g=g: g.print_help() or 2)
             self._groups[name] = g.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
@@ -129,4 +139,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m host.cli`, this file is `__main__`; call the imported module's main
+    # so that the CliError raised by the parts is the class caught there.
+    from host.cli import main as _main
+
+    sys.exit(_main())

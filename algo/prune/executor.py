@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -91,8 +92,9 @@ class RayExecutor(Executor):
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> list[Any]:
         import algo
 
+        package = str(Path(algo.__file__).parent)
         remote = self.ray.remote(num_cpus=self.cpus_per_job,
-                                 runtime_env={"py_modules": [algo]})(fn)
+                                 runtime_env={"py_modules": [package]})(fn)
         refs = [remote.remote(j) for j in jobs]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(jobs)
