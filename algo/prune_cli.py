@@ -100,6 +100,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_CHECKPOINT_EVERY})")
     p.add_argument("--keep-checkpoint", action="store_true",
                    help="keep OUT/checkpoint after a successful run")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
+                   "on a busy machine 1 is often much faster than oversubscribed cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -142,11 +144,15 @@ def _command() -> str:
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     """(model, tokenizer, TaskData, TrainConfig) from the common arguments."""
+    import torch
+
     from algo.glue import GlueError, task_spec
     from algo.models import ModelError, load_model
     from algo.prune.recipes import load_task_data
     from algo.train import TrainConfig
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         spec = task_spec(args.task)
         model, tok = load_model(args.model, num_labels=spec.num_labels)
@@ -246,7 +252,8 @@ def _gradual(args: argparse.Namespace) -> dict[str, Any]:
         plan = _run(lambda: make_uniform_plan(model, args.sparsity, shape))
     masks, res = _run(lambda: prune_gradual(
         model, data.train, plan, cfg, teacher, distill, end=args.prune_end,
-        n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR))
+        n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR,
+        progress=not args.no_progress))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "gradual", "target_sparsity": plan.overall_sparsity,
                       "steps": res.steps, "distilled": teacher is not None}, t0)
@@ -264,7 +271,7 @@ def _lasso(args: argparse.Namespace) -> dict[str, Any]:
     masks, (r1, r2) = _run(lambda: prune_lasso(
         model, data.train, plan, replace(cfg, epochs=args.lasso_epochs), cfg, teacher,
         distill, lam=args.lam, eps=args.eps, n_milestones=args.milestones,
-        checkpoint_dir=args.out / CHECKPOINT_DIR))
+        checkpoint_dir=args.out / CHECKPOINT_DIR, progress=not args.no_progress))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "lasso", "target_sparsity": plan.overall_sparsity,
                       "steps": r1.steps + r2.steps, "lasso_epochs": args.lasso_epochs,
@@ -286,7 +293,7 @@ def _search(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sbf-search-") as tmp:
         save_model(model, tok, tmp, {"purpose": "dense start of the ratio search"})
         try:
-            with make_executor(args.executor, args.workers, args.address) as ex:
+            with make_executor(args.executor, args.workers, args.address, args.threads) as ex:
                 found = search(tmp, data.task, data.train, 1.0 - args.sparsity, shape, ex,
                                cand_cfg, n_candidates=args.candidates, spread=args.spread,
                                holdout=args.holdout, seed=args.seed)
@@ -296,7 +303,8 @@ def _search(args: argparse.Namespace) -> dict[str, Any]:
     (args.out / "search.json").write_text(json.dumps(found.to_dict(), indent=2) + "\n")
     masks, res = _run(lambda: prune_gradual(
         model, data.train, found.best_plan, cfg, teacher, distill, end=args.prune_end,
-        n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR))
+        n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR,
+        progress=not args.no_progress))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "searched", "target_sparsity": found.best_plan.overall_sparsity,
                       "steps": res.steps, "distilled": teacher is not None,

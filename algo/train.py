@@ -77,11 +77,15 @@ def holdout_split(data: Encoded, fraction: float, seed: int) -> tuple[Encoded, E
     return data.subset(np.sort(perm[n_hold:])), data.subset(np.sort(perm[:n_hold]))
 
 
-def first_n(data: Encoded, n: int | None, seed: int) -> Encoded:
-    """A seeded random subset of n examples (all of them when n is None or too large)."""
-    if n is None or n >= len(data):
-        return data
-    return data.subset(np.sort(np.random.default_rng(seed).permutation(len(data))[:n]))
+def subset_split(split: GlueSplit, n: int | None, seed: int) -> GlueSplit:
+    """A seeded random subset of n examples, in file order (all when n is None or too large);
+    taken before tokenizing so that a small run does not tokenize all of SST-2."""
+    if n is None or n >= len(split):
+        return split
+    keep = np.sort(np.random.default_rng(seed).permutation(len(split))[:n])
+    return GlueSplit(split.task, [split.texts_a[i] for i in keep],
+                     None if split.texts_b is None else [split.texts_b[i] for i in keep],
+                     split.labels[keep])
 
 
 class TrainHook:

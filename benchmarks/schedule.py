@@ -43,7 +43,8 @@ TARGET_SPEEDUP = 3.0
 
 def run(task: str, split: str, board_name: str, batch: int, stages: int,
         glue_dir: str | None) -> dict[str, Any]:
-    cfg = DesignConfig.from_yaml().replace(board=board_name, model=BERT_BASE)
+    cfg = DesignConfig.from_yaml().replace(board=board_name, model=BERT_BASE,
+                                           attn_heads_parallel=BERT_BASE.heads)
     board = load_board(board_name)
     design = build_design(cfg, board, uniform_weights(cfg, 1.0 - SPARSITY))
     lengths = token_lengths(task, split, load_tokenizer(), glue_dir)
@@ -72,6 +73,7 @@ def run(task: str, split: str, board_name: str, batch: int, stages: int,
                   "hp_shape": {"bo": cfg.bo, "bi": cfg.bi, "m": cfg.m},
                   "tile_tokens": cfg.tile_tokens, "attn_k": cfg.attn_k,
                   "clock_mhz": cfg.clock_mhz, "board": board.name, "pe_groups": design.groups,
+                  "attention_engines": cfg.attn_heads_parallel,
                   "stages": [[op.name for op in st] for st in pipe.stages],
                   "batch_and_window": batch, "bucket_edges": list(cfg.bucket_edges),
                   "length_aware_allocations": {str(k): list(v) for k, v in

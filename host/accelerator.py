@@ -29,13 +29,14 @@ from tqdm import tqdm
 from host.backends.base import Backend, BackendError, BufferSpec, Direction, KernelSpec
 from hw.config import DesignConfig
 from hw.hls import abi
+from hw.render import MANIFEST as RENDER_MANIFEST
+from hw.render import memory_plan
 
 # The top function's arguments in order (extern "C" sbf_encoder in sbf_top.cpp.j2).
 KERNEL_ARGS = ("schedule", "n_seq", "act_in", "act_out", "image", "n_layers", "status")
 BRIDGE_SYMBOL = "sbf_run"  # the C ABI bridge: same arguments as the kernel
-RENDER_MANIFEST = "manifest.json"  # what `sbf hw render` writes at the project root
-RENDER_GENERATOR = "sbf hw render"
-IMAGE_FILE = "weights/weights.bin"
+RENDER_GENERATOR = "sbf hw render"  # the `generator` of a rendered project's manifest
+IMAGE_FILE = "weights/weights.bin"  # the weight image, as the manifest lists it
 MANIFEST_SEARCH_DEPTH = 3  # an xclbin may sit a few directories below its project
 DEFAULT_MAX_BATCH = 16  # sequences per kernel call: sizes the activation buffers
 BACKENDS = ("auto", "pynq", "pyxrt", "emulation")
@@ -136,8 +137,6 @@ def kernel_spec(cfg: DesignConfig, image_bytes: int,
 
     Buffers sit in the DDR banks that the rendered `v++` connectivity gives their ports.
     """
-    from hw.render import memory_plan
-
     bank = memory_plan(cfg)["bank_of"]
     tokens = (max_batch * cfg.max_length, cfg.model.hidden)
     buffers = (
@@ -199,7 +198,7 @@ def make_backend(name: str, library: Path | None = None,
     if name not in BACKENDS:
         raise AcceleratorError(f"backend: {name!r} is not one of {BACKENDS}")
     if name == "auto":
-        name = detect_backend()
+        name = detect_backend(board=True)
     if name == "emulation":
         from host.backends.emulation import EmulationBackend, SharedLibraryKernel
 
@@ -221,11 +220,12 @@ def make_backend(name: str, library: Path | None = None,
     return PyxrtBackend(device_module)
 
 
-def detect_backend() -> str:
-    """pynq when PYNQ imports, else pyxrt when XRT's binding imports, else emulation."""
+def detect_backend(board: bool) -> str:
+    """With a built board design (`board`): pynq when PYNQ imports, else pyxrt when XRT's
+    binding imports; otherwise, and without an xclbin, emulation."""
     import importlib.util
 
-    for name in ("pynq", "pyxrt"):
+    for name in ("pynq", "pyxrt") if board else ():
         if importlib.util.find_spec(name) is not None:
             return name
     return "emulation"
@@ -256,15 +256,16 @@ class Accelerator:
         self._scratch: tempfile.TemporaryDirectory | None = None
         image = checked_image(self.model, self.design)
         self.kernel = kernel_spec(self.config, len(image), max_batch)
-        if isinstance(backend, Backend):  # a backend the caller set up
-            self.backend = backend
-        else:
-            name = detect_backend() if backend == "auto" else backend
-            if name == "emulation" and library is None:
-                library = self._emulation_library()
-            self.backend = make_backend(name, library, device_module)
-        self.backend.open(self.kernel, self.design.xclbin)
         try:
+            if isinstance(backend, Backend):  # a backend the caller set up
+                self.backend = backend
+            else:
+                name = (detect_backend(self.design.xclbin is not None) if backend == "auto"
+                        else backend)
+                if name == "emulation" and library is None:
+                    library = self._emulation_library()
+                self.backend = make_backend(name, library, device_module)
+            self.backend.open(self.kernel, self.design.xclbin)
             self.backend.host("image")[:] = np.frombuffer(image, dtype=np.uint8)
             self.backend.sync_to_device("image")  # the one upload of the weights
         except BaseException:
@@ -274,6 +275,7 @@ class Accelerator:
     def _emulation_library(self) -> Path:
         """The csim library of the design; without a rendered design, render one first."""
         from hw.csim import build_library
+        from hw.hls.build import BuildError
 
         root = self.design.root
         if root is None:
@@ -285,7 +287,11 @@ class Accelerator:
             self._scratch = tempfile.TemporaryDirectory(prefix="sbf-design-")
             root = Path(self._scratch.name)
             render(self.config, self.model.qmodel, root, source={"by": "host.Accelerator"})
-        return build_library(root)
+        try:
+            return build_library(root)
+        except BuildError as e:  # no g++, or it failed
+            raise BackendError(f"backend 'emulation': cannot build the C-simulation library "
+                               f"of {root} ({e})") from None
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Accelerator:

@@ -74,10 +74,15 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def integer_model(artifact: Path, task: str, calibration: int, glue_dir: str | None,
-                  max_length: int) -> tuple[Any, Any, Any]:
-    """(float HP model, its tokenizer, integer model) from an HP artifact."""
+                  cfg: Any) -> tuple[Any, Any, Any]:
+    """(float HP model, its tokenizer, integer model) from an HP artifact.
+
+    The float model is the artifact's own (its head included, fine-tuned or not); any
+    linear the artifact left dense is stored with the design's block geometry.
+    """
     from algo.glue import load_split
     from algo.hp.artifact import load_artifact
+    from algo.hp.mask import HPShape
     from algo.hp.model import load_hp_model
     from algo.models import load_tokenizer
     from algo.quantize.calibrate import calibrate
@@ -90,8 +95,9 @@ def integer_model(artifact: Path, task: str, calibration: int, glue_dir: str | N
     n = min(calibration, len(calib))
     stats = calibrate(model, tokenizer, calib.texts_a[:n],
                       calib.texts_b[:n] if calib.texts_b is not None else None,
-                      max_length=max_length, progress=False)
-    return model, tokenizer, quantize_model(model, stats, art.hp_layers)
+                      max_length=cfg.max_length, progress=False)
+    shape = HPShape(cfg.bo, cfg.bi, cfg.m)
+    return model, tokenizer, quantize_model(model, stats, art.hp_layers, dense_shape=shape)
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
@@ -109,7 +115,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         cfg = DesignConfig.from_yaml(args.config)
         design = load_design(args.design, cfg)
         float_model, tokenizer, qmodel = integer_model(
-            args.artifact, spec.name, args.calibration, args.glue_dir, design.config.max_length)
+            args.artifact, spec.name, args.calibration, args.glue_dir, design.config)
     except (GlueError, ArtifactError, ModelError, ConfigError, AcceleratorError) as e:
         raise CliError(str(e)) from None
     n = len(data) if args.limit is None else min(args.limit, len(data))
@@ -117,7 +123,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     texts_b = data.texts_b[:n] if data.texts_b is not None else None
     t1 = time.perf_counter()
     try:
-        with Accelerator(qmodel, args.design, args.backend, config=cfg, tokenizer=tokenizer,
+        with Accelerator(qmodel, args.design, args.backend, config=design.config,
+                         tokenizer=tokenizer,
                          max_batch=args.max_batch, progress=True) as acc:
             t2 = time.perf_counter()
             ids, types = acc.tokenize(texts_a, texts_b, truncate=args.truncate)

@@ -135,19 +135,24 @@ class EngineTally:
 
     def add(self, engine: str, got: np.ndarray, want: np.ndarray, where: str) -> None:
         self.cases[engine] += 1
-        if got.shape == want.shape and np.array_equal(got.astype(np.int64),
-                                                      want.astype(np.int64)):
+        got, want = np.asarray(got, np.int64), np.asarray(want, np.int64)
+        if got.shape != want.shape:
+            self.first_mismatch.setdefault(engine, f"{where}: shape {got.shape} != {want.shape}")
+        elif np.array_equal(got, want):
             self.exact[engine] += 1
-        elif engine not in self.first_mismatch:
-            diff = int(np.count_nonzero(got.astype(np.int64) != want.astype(np.int64))) \
-                if got.shape == want.shape else -1
-            self.first_mismatch[engine] = f"{where}: {diff} elements differ"
+        else:
+            self.first_mismatch.setdefault(
+                engine, f"{where}: {int(np.count_nonzero(got != want))} elements differ")
 
     def report(self) -> list[dict]:
-        return [{"name": e, "cases": self.cases[e], "bit_exact": self.cases[e] > 0
-                 and self.exact[e] == self.cases[e], **({"first_mismatch":
-                 self.first_mismatch[e]} if e in self.first_mismatch else {})}
-                for e in ENGINES]
+        rows = []
+        for e in ENGINES:
+            row = {"name": e, "cases": self.cases[e],
+                   "bit_exact": self.cases[e] > 0 and self.exact[e] == self.cases[e]}
+            if e in self.first_mismatch:
+                row["first_mismatch"] = self.first_mismatch[e]
+            rows.append(row)
+        return rows
 
 
 def check_library(lib: CsimLibrary, model: QuantizedModel, cfg: DesignConfig,

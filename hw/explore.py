@@ -1,12 +1,12 @@
 """Design-space exploration: the Pareto front of latency, throughput and resources.
 
 For a board and a length trace, every point of the space (PE array shape bo x m, block
-width bi, top-k k, number of pipeline stages, share of the board's PE groups) and every
-pruned variant of the accuracy table (or one `--density`) is sized, placed and scheduled
-with the length-aware policy on a sample of the trace. A point stays on the front when no
-other point is at least as good on every objective (p99 latency, throughput, resource
-fraction, and accuracy drop when a table is given) and better on one. Large sweeps can
-run on Ray (`use_ray=True`, imported only then).
+width bi, top-k k, attention engines, number of pipeline stages, share of the board's PE
+groups) and every pruned variant of the accuracy table (or one `--density`) is sized,
+placed and scheduled with the length-aware policy on a sample of the trace. A point stays
+on the front when no other point is at least as good on every objective (p99 latency,
+throughput, resource fraction, and accuracy drop when a table is given) and better on
+one. Large sweeps can run on Ray (`use_ray=True`, imported only then).
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from hw.sched import LENGTH_AWARE, make_pipeline, run_policy
 DEFAULT_SPACE: dict[str, tuple] = {
     "bo": (8, 16, 32),
     "bi": (8, 16, 32),
-    "m": (2, 4, 8),
-    "attn_k": (16,),
-    "stages": (3, 4, 5),
+    "m": (4, 8),
+    "attn_k": (16,),  # the accuracy table does not say what a smaller k costs
+    "attn_heads_parallel": (4, 12),  # must divide the model's heads
+    "stages": (3, 4),
     "group_share": (0.5, 1.0),
 }
+SPACE_KEYS = ("bo", "bi", "m", "attn_k", "attn_heads_parallel", "stages", "group_share")
 SAMPLE_SEED = 0
 DEFAULT_SAMPLE = 128
 # objective -> +1 to maximise, -1 to minimise
@@ -46,6 +48,7 @@ class Point:
     bi: int
     m: int
     attn_k: int
+    attn_heads_parallel: int
     stages: int
     group_share: float
     density: float
@@ -55,9 +58,8 @@ class Point:
 def points(space: dict[str, Sequence], densities: Iterable[tuple[float, float | None]]
            ) -> list[Point]:
     """Every combination of the space and the (density, accuracy drop) variants."""
-    keys = ("bo", "bi", "m", "attn_k", "stages", "group_share")
     return [Point(*combo, density=d, accuracy_drop=drop)
-            for combo in itertools.product(*(space[k] for k in keys))
+            for combo in itertools.product(*(space[k] for k in SPACE_KEYS))
             for d, drop in densities]
 
 
@@ -65,7 +67,8 @@ def evaluate(base: DesignConfig, board: Any, lengths: np.ndarray, p: Point,
              batch: int) -> dict[str, Any] | None:
     """Modeled figures of one point, or None when it is not a valid design on the board."""
     try:
-        cfg = base.replace(bo=p.bo, bi=p.bi, m=p.m, attn_k=p.attn_k)
+        cfg = base.replace(bo=p.bo, bi=p.bi, m=p.m, attn_k=p.attn_k,
+                           attn_heads_parallel=p.attn_heads_parallel)
         if cfg.m != with_density(cfg, p.density).m:
             return None  # this m cannot reach the variant's density
         weights = uniform_weights(cfg, p.density)
@@ -80,7 +83,8 @@ def evaluate(base: DesignConfig, board: Any, lengths: np.ndarray, p: Point,
     metrics = run_policy(pipe, LENGTH_AWARE, lengths, batch).metrics(design.clock_hz)
     res = est["resources"]
     return {
-        "bo": p.bo, "bi": p.bi, "m": p.m, "attn_k": p.attn_k, "stages": p.stages,
+        "bo": p.bo, "bi": p.bi, "m": p.m, "attn_k": p.attn_k,
+        "attn_heads_parallel": p.attn_heads_parallel, "stages": p.stages,
         "pe_groups": groups, "density": p.density, "accuracy_drop": p.accuracy_drop,
         "allocation_at_mean_length": list(pipe.allocation(mean)),
         "p99_latency_ms": metrics["p99_latency_ms"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ DEFAULT_OUT = Path("out") / "hls"
 DEFAULT_DENSITY = 0.2  # HP at 80% sparsity
 EXIT_MISSING_TOOLS = 3
 EXIT_NOT_EXACT = 1
+PROJECT_KEY_CHARS = 12  # default project directory: out/hls/<this many hex digits>
 
 
 def register(cli: Cli) -> None:
@@ -73,12 +75,12 @@ def _config(args: argparse.Namespace) -> tuple[DesignConfig, str]:
     return cfg, str(args.config or "hw/configs/minilm-u200.yaml")
 
 
-def _source(args: argparse.Namespace, cfg: DesignConfig) -> tuple[Any, dict]:
-    """(SourceModel or None, description) and the quantized model via `.quantized`."""
+def _source(args: argparse.Namespace, cfg: DesignConfig) -> tuple[Any, Any, dict]:
+    """(SourceModel or None for --synthetic, the QuantizedModel, what made it)."""
     if args.synthetic:
         from hw.hls.synthetic import synthetic_model
 
-        return None, {"model": "synthetic", "quantized": synthetic_model(cfg)}
+        return None, synthetic_model(cfg), {"model": "synthetic"}
     from hw.hls.model_source import load_source
 
     if args.artifact is not None and not args.artifact.is_dir():
@@ -87,27 +89,36 @@ def _source(args: argparse.Namespace, cfg: DesignConfig) -> tuple[Any, dict]:
         src = load_source(cfg, args.artifact, args.model, args.density, args.glue_dir)
     except (ValueError, OSError) as e:
         raise CliError(str(e)) from None
-    return src, {**src.description, "quantized": src.quantized}
+    return src, src.quantized, src.description
 
 
-def _render_to(args: argparse.Namespace, out: Path | None) -> tuple[Any, DesignConfig, dict,
-                                                                       Path]:
+@dataclass
+class Rendered:
+    """A rendered project and what it was made from."""
+
+    cfg: DesignConfig
+    source: Any  # SourceModel, or None for --synthetic
+    qmodel: Any  # QuantizedModel
+    out: Path
+    info: dict
+
+
+def _render_to(args: argparse.Namespace, out: Path | None) -> Rendered:
     cfg, cfg_source = _config(args)
-    src, desc = _source(args, cfg)
-    qmodel = desc.pop("quantized")
+    src, qmodel, desc = _source(args, cfg)
     if out is None:
         key = hashlib.sha256(repr((cfg.to_dict(), sorted(desc.items()))).encode()).hexdigest()
-        out = DEFAULT_OUT / key[:12]
+        out = DEFAULT_OUT / key[:PROJECT_KEY_CHARS]
     try:
         res = render(cfg, qmodel, out, cfg_source, desc)
     except (RenderError, ImageError) as e:
         raise CliError(str(e)) from None
-    return (src, qmodel), cfg, {"out": str(out), "files": len(res.files), "source": desc}, out
+    return Rendered(cfg, src, qmodel, out, {"out": str(out), "files": len(res.files),
+                                            "source": desc})
 
 
 def _render(args: argparse.Namespace) -> dict:
-    _, _, info, _ = _render_to(args, args.out)
-    return info
+    return _render_to(args, args.out).info
 
 
 def _lengths(args: argparse.Namespace, cfg: DesignConfig) -> list[int]:
@@ -131,8 +142,8 @@ def _csim(args: argparse.Namespace) -> tuple[dict, int]:
 
     cfg, _ = _config(args)
     lengths = _lengths(args, cfg)
-    (src, qmodel), cfg, info, out = _render_to(args, args.out)
-    if src is None:  # synthetic: random int8 tokens stand in for sentences
+    r = _render_to(args, args.out)
+    if r.source is None:  # synthetic: random int8 tokens stand in for sentences
         rng = np.random.default_rng(0)
         seqs = [rng.integers(-128, 128, size=(n, cfg.model.hidden)).astype(np.int8)
                 for n in lengths]
@@ -141,14 +152,14 @@ def _csim(args: argparse.Namespace) -> tuple[dict, int]:
         from hw.hls.model_source import real_sequences
 
         try:
-            seqs, origin = real_sequences(src, lengths, args.glue_dir)
+            seqs, origin = real_sequences(r.source, lengths, args.glue_dir)
         except ValueError as e:
             raise CliError(str(e)) from None
     try:
-        result = run_check(out, qmodel, cfg, seqs, progress=not args.json)
+        result = run_check(r.out, r.qmodel, cfg, seqs, progress=not args.json)
     except (BuildError, CsimError) as e:
         raise CliError(str(e)) from None
-    result = {**result, "project": info["out"], "inputs": origin, "source": info["source"]}
+    result = {**result, "project": r.info["out"], "inputs": origin, "source": r.info["source"]}
     return result, 0 if result["all_bit_exact"] else EXIT_NOT_EXACT
 
 
@@ -158,7 +169,7 @@ def _build(args: argparse.Namespace) -> tuple[dict, int]:
     cfg, _ = _config(args)
     project = args.project
     if project is None:
-        *_, project = _render_to(args, args.out)
+        project = _render_to(args, args.out).out
     elif not (project / "vitis" / "run_hls.tcl").is_file():
         raise CliError(f"--project: {project} is not a rendered project (no vitis/run_hls.tcl)")
     steps = vitis.plan(load_board(cfg.board).platform, args.target, cosim=not args.no_cosim)

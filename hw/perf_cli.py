@@ -49,6 +49,9 @@ def register(cli: Cli) -> None:
                                       "one variant at --density")
     p.add_argument("--sample", type=int, default=128,
                    help="sequences sampled from the trace per design (128)")
+    p.add_argument("--k", type=int, nargs="+",
+                   help="top-k values to sweep (default: the config's attn_k; the accuracy "
+                        "table does not say what k costs in accuracy)")
     p.add_argument("--plot", help="write the front (throughput vs p99 latency) to this PNG")
     p.add_argument("--ray", action="store_true", help="evaluate the designs on Ray")
 
@@ -126,19 +129,24 @@ def _lengths(args: argparse.Namespace) -> np.ndarray:
 
 
 def _estimate(args: argparse.Namespace) -> dict[str, Any]:
-    from hw.perf.engines import AttentionEngine, LayerNormEngine, group_resources
+    from hw.perf.engines import (
+        AttentionEngine,
+        LayerNormEngine,
+        attention_resources,
+        group_resources,
+    )
     from hw.perf.model import estimate
     from hw.perf.ops import OPS_BY_NAME
 
     design = _design(args, args.artifact)
     cfg = design.cfg
     result = estimate(design, args.lengths or list(cfg.bucket_edges))
-    per = group_resources(cfg)
-    result["per_group"] = {"dsp": per.dsp, "lut": per.lut, "bram": per.bram, "uram": per.uram}
-    result["engines_one_group_at_max_length"] = {
-        "attention_cycles": AttentionEngine(cfg).cycles(cfg.max_length),
-        "layernorm_cycles": LayerNormEngine(cfg).cycles(cfg.max_length),
-        "layer0_ffn1_cycles": design.cost.spmm(0, OPS_BY_NAME["ffn1"]).cycles(cfg.max_length),
+    result["per_group"] = vars(group_resources(cfg))
+    result["attention_engines_total"] = vars(attention_resources(cfg))
+    result["engine_cycles_at_max_length"] = {
+        "attention_all_heads": AttentionEngine(cfg).cycles(cfg.max_length),
+        "layernorm_one_group": LayerNormEngine(cfg).cycles(cfg.max_length),
+        "layer0_ffn1_one_group": design.cost.spmm(0, OPS_BY_NAME["ffn1"]).cycles(cfg.max_length),
     }
     result["weights"]["source"] = args.artifact or f"uniform density {args.density}"
     return result
@@ -186,7 +194,7 @@ def _schedule(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _explore(args: argparse.Namespace) -> dict[str, Any]:
-    from hw.explore import explore, plot_front
+    from hw.explore import DEFAULT_SPACE, explore, plot_front
     from hw.select import AccuracyError, load_variants
 
     cfg, board = _config(args)
@@ -197,9 +205,10 @@ def _explore(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(str(e)) from None
     else:
         variants = [(args.density, None)]
+    space = dict(DEFAULT_SPACE, attn_k=tuple(args.k or (cfg.attn_k,)))
     try:
-        result = explore(cfg, board, _lengths(args), variants, sample=args.sample,
-                         use_ray=args.ray, progress=True)
+        result = explore(cfg, board, _lengths(args), variants, space=space,
+                         sample=args.sample, use_ray=args.ray, progress=True)
     except RuntimeError as e:
         raise CliError(str(e)) from None
     if args.plot:

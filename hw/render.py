@@ -21,6 +21,7 @@ import numpy as np
 from boards.loader import load_board
 from hw import vitis
 from hw.config import DesignConfig
+from hw.csim import schedule_table
 from hw.hls import abi, image
 from hw.hls.build import INCLUDE_DIR
 from hw.hls.constants import estimate_lut, golden_constants
@@ -33,6 +34,7 @@ CSIM_ONLY_HEADERS = ("hls_stream.h",)  # C-simulation models: never on the Vitis
 GENERATED_HEADERS = {"sbf_golden.h": "sbf_golden.h.j2",
                      "sbf_image_layout.h": "sbf_image_layout.h.j2"}
 MANIFEST = "manifest.json"
+WEIGHTS_PORT = "image"  # the kernel port that reads the weight image
 TB_SEED = 0
 ACT_LIMIT = 128  # int8 range of the random testbench activations
 
@@ -65,14 +67,6 @@ def generated_headers() -> dict[str, str]:
     return {name: env.get_template(t).render(ctx) for name, t in GENERATED_HEADERS.items()}
 
 
-def write_generated_headers(dest: Path) -> Path:
-    """Write the generated headers into `dest` (for builds of the library on its own)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, text in generated_headers().items():
-        _write_if_changed(dest / name, text.encode())
-    return dest
-
-
 def _write_if_changed(path: Path, data: bytes) -> None:
     if path.is_file() and path.read_bytes() == data:
         return
@@ -91,8 +85,7 @@ def memory_plan(cfg: DesignConfig) -> dict[str, Any]:
     slr = max(sorted(banks), key=lambda s: len(banks[s]))
     weights_bank = banks[slr][0]
     data_bank = banks[slr][1] if len(banks[slr]) > 1 else weights_bank
-    bank_of = {"image": weights_bank, "schedule": data_bank, "act_in": data_bank,
-               "act_out": data_bank, "status": data_bank}
+    bank_of = {p: weights_bank if p == WEIGHTS_PORT else data_bank for p in abi.M_AXI_PORTS}
     return {"board": board, "slr": slr, "bank_of": bank_of}
 
 
@@ -109,10 +102,7 @@ def testbench_vectors(cfg: DesignConfig, model: QuantizedModel) -> dict[str, np.
     rng = np.random.default_rng(TB_SEED)
     x = rng.integers(-ACT_LIMIT, ACT_LIMIT, size=(sum(lengths), cfg.model.hidden))
     y = encoder(x, model, lengths, attention=topk_attention(cfg.attn_k))
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    buckets = [next(i for i, e in enumerate(cfg.bucket_edges) if n <= e) for n in lengths]
-    sched = np.array([[o, n, b, cfg.attn_k] for o, n, b in zip(offsets, lengths, buckets,
-                                                                  strict=True)])
+    sched = schedule_table(cfg, lengths, cfg.attn_k)
     return {"schedule": sched.astype("<i4"), "input": x.astype(np.int8),
             "expected": y.astype(np.int8)}
 
@@ -121,7 +111,7 @@ def _context(cfg: DesignConfig, config_source: str) -> dict[str, Any]:
     plan = memory_plan(cfg)
     platform = plan["board"].platform
     steps = {t: [st.command for st in vitis.plan(platform, t)] for t in vitis.TARGETS}
-    m_axi = [(p, f"gmem_{p}") for p in ("schedule", "act_in", "act_out", "image", "status")]
+    m_axi = [(p, f"gmem_{p}") for p in abi.M_AXI_PORTS]
     describe = dict(abi_version=abi.ABI_VERSION, bo=cfg.bo, bi=cfg.bi, m=cfg.m,
                     tile_tokens=cfg.tile_tokens, hidden=cfg.model.hidden,
                     heads=cfg.model.heads, ffn=cfg.model.ffn, layers=cfg.model.layers,
@@ -135,7 +125,7 @@ def _context(cfg: DesignConfig, config_source: str) -> dict[str, Any]:
         "describe": [(n, describe[n]) for n in abi.DESCRIBE_FIELDS],
         "linears": image.LINEARS,
         "linear_bits": [image.LINEAR_OUT_BITS[n] for n in image.LINEARS],
-        "m_axi_ports": m_axi, "s_axilite_ports": ("n_seq", "n_layers"),
+        "m_axi_ports": m_axi, "s_axilite_ports": abi.SCALAR_PORTS,
         "sp": [(p, plan["bank_of"][p]) for p, _ in m_axi], "slr": plan["slr"],
         "platform": platform, "part": plan["board"].part,
         "clock_period_ns": f"{1000.0 / cfg.clock_mhz:.3f}", "clock_mhz": cfg.clock_mhz,

@@ -2,8 +2,9 @@
 
 Given a latency constraint and the largest acceptable accuracy drop, every board in
 `boards/` is paired with every pruned variant of the accuracy table whose drop is within
-the bound; the design is sized for the board (`hw.perf.build_design`) and its modeled
-latency for one sequence at the given length is compared with the constraint. The board
+the bound; the design is sized for the board (`hw.perf.build_design`: as many PE groups
+as fit, with the attention-engine count of least latency) and its modeled latency for
+one sequence at the given length is compared with the constraint. The board
 of least `cost` (ties: lower latency) wins; otherwise the answer names the constraint no
 board meets.
 
@@ -101,17 +102,15 @@ def select(cfg: DesignConfig, variants: list[Variant], latency_ms: float,
         for v in accurate:
             row: dict[str, Any] = {"board": name, "cost": board.cost, "sparsity": v.sparsity,
                                    "accuracy_drop": v.drop}
-            try:
-                vcfg = with_density(cfg, v.density).replace(board=name,
-                                                            clock_mhz=board.clock_mhz)
-                design = build_design(vcfg, board, uniform_weights(vcfg, v.density))
-            except (ConfigError, ValueError) as e:
-                candidates.append({**row, "fits": False, "reason": str(e)})
+            best = _fastest(cfg.replace(board=name, clock_mhz=board.clock_mhz), board, v,
+                            length)
+            if isinstance(best, str):
+                candidates.append({**row, "fits": False, "reason": best})
                 continue
-            est = estimate(design, [length])
-            lat = est["per_length"][0]["latency_ms"]
+            vcfg, design, lat = best
             candidates.append({**row, "fits": True, "m": vcfg.m, "pe_groups": design.groups,
-                               "weights_on_chip": est["weights"]["on_chip"],
+                               "attention_engines": vcfg.attn_heads_parallel,
+                               "weights_on_chip": design.placement.weights_on_chip,
                                "latency_ms": lat, "meets_latency": lat <= latency_ms})
     ok = [c for c in candidates if c.get("meets_latency")]
     result: dict[str, Any] = {
@@ -132,3 +131,23 @@ def select(cfg: DesignConfig, variants: list[Variant], latency_ms: float,
                  f"latency: no board reaches {latency_ms} ms (the fastest takes "
                  f"{fastest:.3f} ms at length {length})")
     return {"selected": None, "unmet": unmet, **result}
+
+
+def _fastest(cfg: DesignConfig, board: Any, variant: Variant,
+             length: int) -> tuple[DesignConfig, Any, float] | str:
+    """The variant's design on the board with the attention-engine count (a divisor of the
+    heads) of least latency; or why none fits."""
+    heads = cfg.model.heads
+    best: tuple[DesignConfig, Any, float] | None = None
+    reason = "no design fits"
+    for engines in (a for a in range(1, heads + 1) if heads % a == 0):
+        try:
+            vcfg = with_density(cfg, variant.density).replace(attn_heads_parallel=engines)
+            design = build_design(vcfg, board, uniform_weights(vcfg, variant.density))
+        except (ConfigError, ValueError) as e:
+            reason = str(e)
+            continue
+        lat = estimate(design, [length])["per_length"][0]["latency_ms"]
+        if best is None or lat < best[2]:
+            best = (vcfg, design, lat)
+    return best if best is not None else reason

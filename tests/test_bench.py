@@ -48,10 +48,10 @@ def test_bench_json_schema(tmp_path: Path) -> None:
 def test_speedups_compare_real_lengths_only() -> None:
     base = {"model": "m", "trace": "t", "device": "cpu", "system": "torch-fp32",
             "kind": bench.MEASURED, "batch_size": 1}
-    rows = [dict(base, padding="pad-to-128", latency_ms_mean=100.0),
-            dict(base, padding="real-lengths", latency_ms_mean=20.0),
+    rows = [dict(base, padding="pad-to-128", latency_ms_p50=100.0),
+            dict(base, padding="real-lengths", latency_ms_p50=20.0),
             dict(base, device="u200", system="sbf", padding="real-lengths",
-                 kind=bench.MODELED, latency_ms_mean=0.5)]
+                 kind=bench.MODELED, latency_ms_p50=0.5)]
     (s,) = bench.speedups(rows)
     assert s["speedup"] == 40.0 and "real-lengths" in s["baseline"]
 
@@ -61,3 +61,14 @@ def test_subsample_is_seeded_and_in_trace_order() -> None:
     a, b = bench.subsample(trace, 10), bench.subsample(trace, 10)
     assert np.array_equal(a, b) and np.all(np.diff(a) > 0)
     assert np.array_equal(bench.subsample(trace, 500), trace)
+
+
+def test_modeled_rows_name_their_model() -> None:
+    lat, thr = np.array([5, 9, 30]), np.array([5, 9, 30, 12])
+    rows, notes = bench.modeled_rows("minilm", "toy", lat, thr)
+    assert notes == [] and len(rows) == 2
+    for r in rows:
+        assert ROW_KEYS <= set(r) and r["kind"] == bench.MODELED and r["device"] == bench.BOARD
+        assert "hw.perf" in r["source"] and r["throughput_seq_s"] > 0
+    assert rows[0]["n"] == lat.size and rows[1]["n"] == thr.size
+    assert "hw.sched" in rows[1]["source"]

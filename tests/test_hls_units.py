@@ -246,3 +246,11 @@ def test_attention_head_matches_golden(attn_lib, length: int, k: int) -> None:
     attn_lib.sbf_test_attention_head(ptr(q), ptr(kmat), ptr(v), length, sa.topk_count(length, k),
                                      ptr(words), ptr(out))
     assert np.array_equal(out, sa.sparse_attention_head(q, kmat, v, k, quant))
+
+
+# ---- hls_stream.h --------------------------------------------------------------------------
+
+def test_stream_model_is_a_fifo(hls_cache) -> None:
+    lib = load(unit_library("test_hls_stream", cache_dir=hls_cache))
+    assert [lib.sbf_test_stream_fifo(n) for n in (0, 1, 1000)] == [0, 0, 0]
+    assert lib.sbf_test_stream_underflow() == 1

@@ -28,6 +28,7 @@ from host.accelerator import (
     RENDER_MANIFEST,
     Accelerator,
     AcceleratorError,
+    detect_backend,
     load_design,
     make_backend,
     run_order,
@@ -377,6 +378,26 @@ def test_missing_board_modules_are_named() -> None:
         make_backend("cuda")
     with pytest.raises(BackendError, match="no C-simulation library"):
         make_backend("emulation")
+
+
+def test_auto_prefers_a_board_only_with_an_xclbin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    assert detect_backend(board=True) == "emulation"  # neither pynq nor pyxrt here
+    present = {"pyxrt"}
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda n: object() if n in present else real(n))
+    assert detect_backend(board=True) == "pyxrt"
+    present.add("pynq")
+    assert detect_backend(board=True) == "pynq"
+    assert detect_backend(board=False) == "emulation"
+
+
+def test_host_exports_the_accelerator() -> None:
+    import host
+
+    assert host.Accelerator is Accelerator
 
 
 def test_design_errors_name_the_file(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hw.perf.engines import (
     AttentionEngine,
     LayerNormEngine,
     SpmmEngine,
+    attention_resources,
     group_resources,
     split_cycles,
     spmm_run_cycles,
@@ -29,6 +30,7 @@ from hw.perf.ops import (
     uniform_weights,
     with_density,
 )
+from sim.rtl.cycles import attention_cycles as rtl_attention_cycles
 from sim.rtl.cycles import spmm_cycles as rtl_spmm_cycles
 
 FIDELITY_TOLERANCE = 0.05  # issue 8: the cycle model within 5% of the RTL
@@ -89,13 +91,22 @@ def test_spmm_model_within_5_percent_of_rtl_formula(data: st.DataObject) -> None
 
 
 def test_attention_and_layernorm_cycles_by_hand() -> None:
-    cfg = small_cfg(attn_k=4)  # head_dim 16, bi 8, bo*m = 8
-    # per query at L=8: pre-pass ceil(8*16/8)=16, exact 2*ceil(4*16/8)=16, softmax ceil(4/4)=1
-    assert AttentionEngine(cfg).query_cycles(8) == 33
-    heads_queries = 2 * 8
-    assert AttentionEngine(cfg).cycles(8, groups=4) == (heads_queries // 4) * 33 + 8
+    cfg = small_cfg(attn_k=4)  # 2 heads of 16
+    # per query at L=8: accept 1, estimate 8 + 1, k=4 keys x (exact, exp, PV) = 12, and the
+    # fixed states: score latency 4, reciprocal 40 + 1, output 3 + 1, send 1 = 50
+    assert AttentionEngine(cfg).query_cycles(8) == 72
+    assert AttentionEngine(cfg).head_cycles(8) == 8 + 8 * 72  # K and V load in L cycles
+    assert AttentionEngine(cfg).cycles(8) == 2 * 584  # attn_heads_parallel=1: heads in turn
+    assert AttentionEngine(cfg.replace(attn_heads_parallel=2)).cycles(8) == 584
     # LayerNorm: 2 passes x ceil(32/4) per token, tokens dealt to groups, + pipeline fill
     assert LayerNormEngine(cfg).cycles(8, groups=3) == 3 * 16 + 6
+
+
+@pytest.mark.parametrize("k", [1, 4, 16])
+def test_attention_model_matches_the_rtl_formula(k: int) -> None:
+    cfg = DesignConfig.from_yaml().replace(attn_k=k)
+    for length in range(1, cfg.max_length + 1):
+        assert AttentionEngine(cfg).head_cycles(length) == rtl_attention_cycles(length, k)
 
 
 def test_uniform_weights_reach_the_density() -> None:
@@ -137,9 +148,13 @@ def test_qkv_are_pooled_over_groups() -> None:
     rows = sum((cost.spmm(0, op).row_nnzb for op in qkv), ())
     pooled = SpmmEngine(cfg, rows, cfg.model.hidden)
     assert cost.stage_cycles(qkv, 0, 20, 5) == pooled.cycles(20, 5)
-    # more groups never slow a stage down
+    # more groups never slow an operator down; dealing pooled rows round-robin may cost a
+    # few cycles more with one more group (the allocator looks past such steps)
+    for op in ENCODER_OPS:
+        times = [cost.op_cycles(op, 0, 20, g) for g in range(1, 40)]
+        assert all(b <= a for a, b in zip(times, times[1:], strict=False)), op.name
     times = [cost.stage_cycles(ENCODER_OPS, 0, 20, g) for g in range(1, 40)]
-    assert all(b <= a for a, b in zip(times, times[1:], strict=False))
+    assert all(b <= 1.001 * a for a, b in zip(times, times[1:], strict=False))
 
 
 def test_design_on_u200_fits_and_reports() -> None:
@@ -154,8 +169,8 @@ def test_design_on_u200_fits_and_reports() -> None:
     assert short["latency_ms"] < long["latency_ms"]
     assert short["ddr_bytes"] == 2 * 32 * 768  # weights on chip: activations only
     assert 0 < long["roofline_fraction_of_board_peak"] <= long["roofline_fraction_of_design_peak"]
-    per = group_resources(cfg)
-    assert est["resources"]["dsp"]["used"] == design.groups * per.dsp
+    attn = attention_resources(cfg)
+    assert est["resources"]["dsp"]["used"] == design.groups * group_resources(cfg).dsp + attn.dsp
 
 
 def test_weights_stream_from_ddr_on_a_small_board() -> None:
@@ -172,7 +187,8 @@ def test_weights_stream_from_ddr_on_a_small_board() -> None:
 def test_check_fits_names_the_resource() -> None:
     board = dataclasses.replace(load_board("u200"), name="tiny", kernel_dsp=40)
     cfg = DesignConfig.from_yaml()
-    assert check_fits(cfg, load_board("u200"), groups=4)["dsp"] == 4 * group_resources(cfg).dsp
+    used = check_fits(cfg, load_board("u200"), groups=4)["dsp"]
+    assert used == 4 * group_resources(cfg).dsp + attention_resources(cfg).dsp
     with pytest.raises(ConfigError, match="DSP, board tiny leaves 40"):
         check_fits(cfg, board, groups=1)
     with pytest.raises(ConfigError, match="pe_groups"):

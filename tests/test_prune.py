@@ -169,7 +169,7 @@ def test_group_lasso_alphas_follow_the_formula_at_milestones() -> None:
     penalty = lasso.extra_loss(model, step=1)
     expected = sum(float((lasso.alphas[n] * torch_block_norms(w.weight.detach(), TINY_SHAPE))
                          .sum()) for n, w in linears.items())
-    assert float(penalty) == pytest.approx(0.5 * expected / lasso.n_groups, rel=1e-6)
+    assert float(penalty.detach()) == pytest.approx(0.5 * expected / lasso.n_groups, rel=1e-6)
 
 
 def test_lasso_hard_prune_and_retrain_keep_hp_masks() -> None:

@@ -57,6 +57,12 @@ def test_search_scores_on_held_out_training_data(dense_dir: str) -> None:
         found.plans[0].overall_sparsity}
 
 
+def test_local_processes_keep_the_job_order() -> None:
+    with LocalExecutor(workers=2) as ex:
+        assert ex.map(abs, [-3, 1, -2, 0]) == [3, 1, 2, 0]
+
+
+@pytest.mark.slow
 def test_local_processes_give_the_inline_result(dense_dir: str) -> None:
     inline = _search(dense_dir, InlineExecutor())
     with LocalExecutor(workers=1) as ex:

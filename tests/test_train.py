@@ -150,3 +150,14 @@ def test_resume_refuses_another_config(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="another training config"):
         train(tiny_model(), data, TrainConfig(max_steps=2, batch_size=8),
               checkpoint_dir=tmp_path, progress=False)
+
+
+def test_regression_tasks_train_with_mse_and_report_correlations() -> None:
+    split = tiny_split(32, seed=2, task="STS-B")
+    split = GlueSplit("STS-B", split.texts_a, split.texts_a, split.labels.astype(np.float32) * 5)
+    data = encode(tiny_tokenizer(), split, max_length=32)
+    assert data.labels.dtype == torch.float32 and data.token_type_ids.any()
+    model = tiny_model(num_labels=1)
+    result = train(model, data, TrainConfig(max_steps=3, batch_size=8), progress=False)
+    assert len(result.losses) == 3 and all(np.isfinite(result.losses))
+    assert set(evaluate(model, data, "STS-B")) == {"pearson", "spearman"}

@@ -52,14 +52,15 @@ class InlineExecutor(Executor):
 
 
 class LocalExecutor(Executor):
-    """A pool of `workers` spawned processes, each with cores // workers torch threads."""
+    """A pool of `workers` spawned processes, each with `threads` torch threads
+    (default cores // workers, so that workers do not oversubscribe the cores)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, threads: int | None = None) -> None:
         cores = os.cpu_count() or 1
         self.workers = max(1, min(workers or cores, cores))
         self.pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=get_context("spawn"),
-            initializer=_set_threads, initargs=(max(1, cores // self.workers),))
+            initializer=_set_threads, initargs=(threads or max(1, cores // self.workers),))
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> list[Any]:
         futures = {self.pool.submit(fn, j): i for i, j in enumerate(jobs)}
@@ -73,9 +74,10 @@ class LocalExecutor(Executor):
 
 
 class RayExecutor(Executor):
-    """Ray tasks on the cluster at `address` (None: a local Ray started here, or the one
-    already initialised). The `algo` package travels with each task (`py_modules`), so
-    the cluster's workers need the project's dependencies but not its checkout."""
+    """Ray tasks on the cluster at `address` (None: a local Ray started here), or on the
+    Ray this process already initialised. When it connects itself, the `algo` package
+    travels with the job (`py_modules`), so the cluster's workers need the project's
+    dependencies but not its checkout."""
 
     def __init__(self, address: str | None = None, cpus_per_job: float = 1.0) -> None:
         try:
@@ -86,15 +88,14 @@ class RayExecutor(Executor):
         self.ray = ray
         self.started_here = not ray.is_initialized()
         if self.started_here:
-            ray.init(address=address)
+            import algo
+
+            ray.init(address=address,
+                     runtime_env={"py_modules": [str(Path(algo.__file__).parent)]})
         self.cpus_per_job = cpus_per_job
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> list[Any]:
-        import algo
-
-        package = str(Path(algo.__file__).parent)
-        remote = self.ray.remote(num_cpus=self.cpus_per_job,
-                                 runtime_env={"py_modules": [package]})(fn)
+        remote = self.ray.remote(num_cpus=self.cpus_per_job)(fn)
         refs = [remote.remote(j) for j in jobs]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(jobs)
@@ -113,10 +114,10 @@ class RayExecutor(Executor):
 
 
 def make_executor(kind: str = "local", workers: int | None = None,
-                  address: str | None = None) -> Executor:
+                  address: str | None = None, threads: int | None = None) -> Executor:
     """The executor named `kind` (one of EXECUTORS)."""
     if kind == "local":
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, threads)
     if kind == "inline":
         return InlineExecutor()
     if kind == "ray":

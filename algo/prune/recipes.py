@@ -29,7 +29,7 @@ from algo.train import (
     TrainResult,
     default_loss,
     encode,
-    first_n,
+    subset_split,
     train,
 )
 
@@ -47,9 +47,9 @@ def load_task_data(task: str, tokenizer: Any, max_length: int, n_train: int | No
                    seed: int, glue_dir: str | None = None) -> TaskData:
     """A seeded training subset of `n_train` examples (all when None) and the WHOLE dev split."""
     spec = task_spec(task)
-    tr = encode(tokenizer, load_split(spec.name, "train", glue_dir), max_length)
+    tr = subset_split(load_split(spec.name, "train", glue_dir), n_train, seed)
     dev = encode(tokenizer, load_split(spec.name, "dev", glue_dir), max_length)
-    return TaskData(spec.name, first_n(tr, n_train, seed), dev)
+    return TaskData(spec.name, encode(tokenizer, tr, max_length), dev)
 
 
 def hp_shape_for(sparsity: float, bo: int, bi: int, m: int | None = None) -> HPShape:
@@ -79,13 +79,14 @@ def prune_gradual(model: torch.nn.Module, data: Encoded, plan: PrunePlan, cfg: T
                   teacher: torch.nn.Module | None = None,
                   distill: DistillConfig | None = None,
                   end: float = DEFAULT_END, n_updates: int = DEFAULT_UPDATES,
-                  checkpoint_dir: str | Path | None = None) -> tuple[MaskSet, TrainResult]:
+                  checkpoint_dir: str | Path | None = None,
+                  progress: bool = True) -> tuple[MaskSet, TrainResult]:
     """Fine-tune while pruning to `plan` on the cubic schedule; returns the final masks."""
     pruner = GradualPruner(encoder_linears(model), plan, end=end, n_updates=n_updates)
     loss_fn = distiller_for(teacher, distill)
     result = train(model, data, cfg, hooks=[pruner], loss_fn=loss_fn,
                    output_hidden_states=_needs_hidden(loss_fn),
-                   checkpoint_dir=checkpoint_dir, desc="prune gradual")
+                   checkpoint_dir=checkpoint_dir, progress=progress, desc="prune gradual")
     return pruner.masks, result
 
 
@@ -94,7 +95,7 @@ def prune_lasso(model: torch.nn.Module, data: Encoded, plan: PrunePlan,
                 teacher: torch.nn.Module | None = None,
                 distill: DistillConfig | None = None, lam: float = DEFAULT_LAMBDA,
                 eps: float = DEFAULT_EPS, n_milestones: int = DEFAULT_MILESTONES,
-                checkpoint_dir: str | Path | None = None
+                checkpoint_dir: str | Path | None = None, progress: bool = True
                 ) -> tuple[MaskSet, list[TrainResult]]:
     """Reweighted group lasso, hard prune to `plan` by block norm, retrain with masks fixed."""
     linears = encoder_linears(model)
@@ -103,12 +104,14 @@ def prune_lasso(model: torch.nn.Module, data: Encoded, plan: PrunePlan,
     ck = Path(checkpoint_dir) if checkpoint_dir is not None else None
     r1 = train(model, data, lasso_cfg, hooks=[lasso], loss_fn=loss_fn,
                output_hidden_states=_needs_hidden(loss_fn),
-               checkpoint_dir=ck / "lasso" if ck else None, desc="group lasso")
+               checkpoint_dir=ck / "lasso" if ck else None, progress=progress,
+               desc="group lasso")
     masks = MaskSet(linears)
     masks.update(plan, fraction=1.0, block_scores=lasso.block_scores())
     r2 = train(model, data, retrain_cfg, hooks=[FixedMasks(masks)], loss_fn=loss_fn,
                output_hidden_states=_needs_hidden(loss_fn),
-               checkpoint_dir=ck / "retrain" if ck else None, desc="retrain")
+               checkpoint_dir=ck / "retrain" if ck else None, progress=progress,
+               desc="retrain")
     return masks, [r1, r2]
 
 

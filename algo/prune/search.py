@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from algo.glue import task_spec
+from algo.glue import compute_metrics, task_spec
 from algo.hp import HPShape
 from algo.hp.model import encoder_linears
 from algo.models import load_model
@@ -23,7 +24,15 @@ from algo.prune.executor import Executor
 from algo.prune.gradual import FixedMasks
 from algo.prune.masks import MaskSet, linear_sizes
 from algo.prune.plan import PrunePlan, sample_plan, uniform_plan
-from algo.train import Encoded, TrainConfig, evaluate, holdout_split, train
+from algo.train import (
+    Encoded,
+    TrainConfig,
+    holdout_split,
+    predict,
+    predictions,
+    task_loss,
+    train,
+)
 
 DEFAULT_CANDIDATES = 8
 DEFAULT_SPREAD = 0.5  # std of log per-layer keep factors
@@ -52,8 +61,10 @@ def evaluate_candidate(job: CandidateJob) -> dict:
     masks.update(PrunePlan.from_dict(job.plan), fraction=1.0)
     train(model, job.fit, job.cfg, hooks=[FixedMasks(masks)], progress=False,
           desc=f"candidate {job.index}")
-    metrics = evaluate(model, job.holdout, job.task, device=job.cfg.device)
-    return {"index": job.index, "score": metrics[spec.metric], "metrics": metrics}
+    logits = predict(model, job.holdout, device=job.cfg.device)
+    metrics = compute_metrics(job.task, predictions(logits, job.task), job.holdout.labels.numpy())
+    loss = float(task_loss(torch.from_numpy(logits), job.holdout.labels))
+    return {"index": job.index, "score": metrics[spec.metric], "loss": loss, "metrics": metrics}
 
 
 def _rankable(score: float) -> float:
@@ -74,7 +85,8 @@ class SearchResult:
     def to_dict(self) -> dict:
         return {"best": self.best,
                 "candidates": [{"index": i, "kind": "uniform" if i == 0 else "sampled",
-                                "score": s["score"], "metrics": s["metrics"],
+                                "score": s["score"], "loss": s["loss"],
+                                "metrics": s["metrics"],
                                 "layer_density": {n: p.density(n) for n in p.sizes},
                                 "overall_sparsity": p.overall_sparsity}
                                for i, (p, s) in enumerate(zip(self.plans, self.scores,
@@ -96,7 +108,8 @@ def search(model_dir: str, task: str, data: Encoded, density: float, shape: HPSh
            spread: float = DEFAULT_SPREAD, holdout: float = DEFAULT_HOLDOUT,
            seed: int = 0) -> SearchResult:
     """Rank candidate plans for the dense fine-tuned model in `model_dir` on `data`
-    (training examples only); the best held-out score wins, ties to the lower index."""
+    (training examples only): the best held-out score wins; ties (frequent after a few
+    steps) go to the lower held-out loss, then to the lower index."""
     model, _ = load_model(model_dir, num_labels=task_spec(task).num_labels)
     sizes = linear_sizes(encoder_linears(model))
     del model
@@ -105,5 +118,6 @@ def search(model_dir: str, task: str, data: Encoded, density: float, shape: HPSh
     jobs = [CandidateJob(i, str(model_dir), task, p.to_dict(), fit, held, cfg)
             for i, p in enumerate(plans)]
     scores = executor.map(evaluate_candidate, jobs)
-    best = max(range(len(plans)), key=lambda i: (_rankable(scores[i]["score"]), -i))
+    best = max(range(len(plans)),
+               key=lambda i: (_rankable(scores[i]["score"]), -scores[i]["loss"], -i))
     return SearchResult(plans, scores, best)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 ABI_VERSION = 1
 KERNEL = "sbf_encoder"
+# The top function's memory ports (m_axi, one bundle each) and scalar ports (s_axilite).
+M_AXI_PORTS = ("schedule", "act_in", "act_out", "image", "status")
+SCALAR_PORTS = ("n_seq", "n_layers")
 # One schedule entry per sequence, int32 words: where its tokens start in the packed
 # activation buffers (tokens of all sequences back to back, no padding), its real
 # length, its length bucket (index into bucket_edges) and its configuration: the number

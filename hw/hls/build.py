@@ -96,8 +96,21 @@ def compile_shared(sources: Sequence[Path], include_dirs: Sequence[Path] = (),
 
 
 def unit_library(name: str, cache_dir: Path | None = None) -> Path:
-    """The compiled unit driver `hw/hls/tests/<name>.cpp`."""
+    """The compiled unit driver `hw/hls/tests/<name>.cpp`, with the generated headers
+    (golden constants, image layout) rendered next to it."""
+    from hw.render import generated_headers
+
     src = UNIT_DIR / f"{name}.cpp"
     if not src.is_file():
         raise BuildError(f"no unit driver {src}")
-    return compile_shared([src], [INCLUDE_DIR], cache_dir=cache_dir)
+    headers = generated_headers()
+    key = hashlib.sha256("".join(headers.values()).encode()).hexdigest()[:20]
+    gen = (cache_dir or cache_root()) / f"generated-{key}"
+    gen.mkdir(parents=True, exist_ok=True)
+    for fname, text in headers.items():
+        if not (gen / fname).is_file():
+            fd, tmp = tempfile.mkstemp(dir=gen)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, gen / fname)
+    return compile_shared([src], [INCLUDE_DIR, gen], cache_dir=cache_dir)

@@ -4,7 +4,9 @@ from hw.perf.engines import (
     AttentionEngine,
     GeluEngine,
     LayerNormEngine,
+    Resources,
     SpmmEngine,
+    attention_resources,
     group_resources,
 )
 from hw.perf.model import Design, build_design, check_fits, estimate
@@ -18,8 +20,10 @@ __all__ = [
     "GeluEngine",
     "LayerNormEngine",
     "Op",
+    "Resources",
     "SpmmEngine",
     "artifact_weights",
+    "attention_resources",
     "build_design",
     "check_fits",
     "estimate",

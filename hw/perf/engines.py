@@ -1,11 +1,11 @@
 """Per-engine cycle and resource estimators, in the manner of FINN.
 
-Every engine answers `cycles(...)`, `dsp()`, `bram()`, `uram()` and `lut()`. The unit of
-hardware is the PE group: Bo PEs with m MACs each (the HP sparse matmul engine), plus the
-extras that let the same group run attention (a 4-bit pre-pass array of Bi LUT products,
-a top-k insertion sorter) and a Bo-lane vector unit (LayerNorm, i-GELU, i-exp). Resource
-constants are analytical guesses, not calibrated against synthesis; the cycle formulas
-follow the microarchitecture in DESIGN.md and are checked against RTL simulation.
+Every engine answers `cycles(...)`, `dsp()`, `bram()`, `uram()` and `lut()`. A design has
+G PE groups and A = attn_heads_parallel attention engines. A PE group is one HP sparse
+matmul engine (hw/rtl/hp_spmm.sv: Bo PEs with m MACs each) plus a Bo-lane vector unit
+(LayerNorm, i-GELU); an attention engine is hw/rtl/sparse_attention.sv (one head per run,
+head_dim lanes). Resource constants are analytical guesses, not calibrated against
+synthesis; the cycle formulas follow the RTL and are checked against its simulation.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw.config import DesignConfig
+from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
 from sim.golden.sparse_attention import topk_count
-from sim.rtl.cycles import ISSUE_TO_OUTPUT
+from sim.rtl.cycles import ATTN_FIXED, ESTIMATE_DRAIN, ISSUE_TO_OUTPUT, QUERY_ACCEPT, tile_sizes
 
 # Xilinx WP486/WP487: a DSP48E2 does two int8 MACs per cycle when the products share an
 # operand (the broadcast activation), see ../shared/research/boards.md.
@@ -26,12 +27,11 @@ BRAM36_BYTES = 36 * 1024 // 8
 URAM_BYTES = 288 * 1024 // 8
 INT8_BITS = 8
 
-# HP sparse matmul engine: the RTL's pipeline depth from the last issued step to its
-# block-row's first output beat (one place: sim/rtl/cycles.py, derived in docs/rtl.md).
-SPMM_ISSUE_TO_OUTPUT = ISSUE_TO_OUTPUT
-# Attention on a PE group: pre-pass lanes are Bi 4-bit LUT products per cycle.
-ATTN_PIPE_FILL = 8
+# The RTL's pipeline constants (ISSUE_TO_OUTPUT of the HP matmul; the attention engine's
+# per-query fixed states) and the tiling come from sim/rtl/cycles.py, derived in
+# docs/rtl.md: one place for what the RTL does.
 EXACT_MATMULS = 2  # exact scores Q K^T and the weighted sum P V, over k keys each
+ATTN_PER_KEY_STATES = 3  # EXACT, EXP and PV each take one cycle per kept key
 # Vector unit (Bo lanes): LayerNorm makes two passes (statistics, then normalise).
 LN_PASSES = 2
 VECTOR_PIPE_FILL = 6
@@ -40,8 +40,10 @@ GELU_PIPE_FILL = 6  # i-GELU is fused on the FFN1 output stream; only its depth 
 # LUT costs (analytical). A LUT6 holds a 4:1 mux of one bit.
 MUX_INPUTS_PER_LUT = 4
 LUT_PER_MAC_ADD = 20  # accumulate a product into an int32 accumulator
-LUT_PER_4BIT_PRODUCT = 16  # one entry of the 256-entry 4x4-bit product table
-LUT_PER_TOPK_ENTRY = 40  # score compare + shift of one sorter slot
+LUT_PER_4BIT_PRODUCT = 16  # one read port of the 256-entry 4x4-bit product table
+LUT_PER_TOPK_ENTRY = 40  # score compare + shift of one insertion-network slot
+LUT_PER_RECIP_BIT = 3  # one restoring-division step of the softmax reciprocal
+LUT_ATTN_CONTROL = 2000  # state machine, i-exp, requantization lanes
 LUT_PER_VECTOR_LANE = 150  # i-exp / i-GELU polynomial and LayerNorm datapath glue
 LUT_GROUP_CONTROL = 1500  # FSMs, AXI-Stream handshakes, address counters
 DSP_PER_VECTOR_LANE = 1  # polynomial and variance multiplies
@@ -51,8 +53,7 @@ def tiles(length: int, tile_tokens: int) -> np.ndarray:
     """Token counts of the tiles of a sequence: full tiles of T, the last one partial."""
     if length < 1:
         raise ValueError(f"length: must be >= 1, got {length}")
-    full, rest = divmod(length, tile_tokens)
-    return np.array([tile_tokens] * full + ([rest] if rest else []), dtype=np.int64)
+    return np.asarray(tile_sizes(length, tile_tokens), dtype=np.int64)
 
 
 def split_cycles(item_cycles: np.ndarray, groups: int) -> int:
@@ -69,20 +70,28 @@ def split_cycles(item_cycles: np.ndarray, groups: int) -> int:
                            minlength=groups).max())
 
 
-def spmm_run_cycles(length: int, steps: int, n_block_cols: int, tile_tokens: int) -> int:
+def spmm_run_cycles(length: int, steps: int, n_block_cols: int, tile_tokens: int,
+                    first_row_steps: int | None = None) -> int:
     """Cycles of one HP matmul engine run, first activation beat to last output beat.
 
     `steps` = sum over its block-rows of max(kept blocks, 1) (an empty block-row costs one
     null block). Tile 0 loads (nbc * T_0 beats); then tile k computes T_k * steps cycles
-    while tile k+1 loads (ping-pong), so each tile costs the longer of the two; the tail
-    is the pipeline depth plus one output beat per token of the last tile. A closed form:
-    it leaves out the rare drain stall of a short last tile (sim/rtl/cycles.py has it).
+    while tile k+1 loads (ping-pong), so each tile costs the longer of the two; a short
+    last tile stalls until the previous block-row has drained (T cycles, one output beat a
+    token) if its first block-row (`first_row_steps`) finishes sooner; the tail is the
+    pipeline depth plus one output beat per token of the last tile. A closed form: where
+    loads are the bottleneck it is approximate (sim/rtl/cycles.py is exact).
     """
     t = tiles(length, tile_tokens)
     compute = t * steps
     load_next = np.append(t[1:] * n_block_cols, 0)
     body = int(np.maximum(compute, load_next).sum())
-    return int(t[0]) * n_block_cols + body - 1 + SPMM_ISSUE_TO_OUTPUT + int(t[-1])
+    stall = 0
+    if t.size > 1:
+        first = steps if first_row_steps is None else first_row_steps
+        waited = max(0, int(load_next[-2] - compute[-2]))  # the drain ran while it loaded
+        stall = max(0, int(t[-2]) - int(t[-1]) * first - waited)
+    return int(t[0]) * n_block_cols + body + stall - 1 + ISSUE_TO_OUTPUT + int(t[-1])
 
 
 @dataclass(frozen=True)
@@ -113,9 +122,14 @@ class SpmmEngine:
         return per[per > 0].astype(np.int64)
 
     def cycles(self, length: int, groups: int = 1) -> int:
-        """Cycles for a sequence of `length` tokens on `groups` PE groups (the slowest)."""
-        busiest = int(self.group_steps(groups).max())
-        return spmm_run_cycles(length, busiest, self.n_block_cols, self.cfg.tile_tokens)
+        """Cycles for a sequence of `length` tokens on `groups` PE groups (the slowest).
+
+        Group j's first block-row is row j (round-robin), which sets its drain stall.
+        """
+        per = self.group_steps(groups)
+        first = np.maximum(np.asarray(self.row_nnzb[: per.size], dtype=np.int64), 1)
+        return max(spmm_run_cycles(length, int(s), self.n_block_cols, self.cfg.tile_tokens,
+                                   int(f)) for s, f in set(zip(per, first, strict=True)))
 
     def macs(self, length: int) -> int:
         """Useful multiply-accumulates: every stored weight times every token."""
@@ -139,42 +153,50 @@ class SpmmEngine:
 
 @dataclass(frozen=True)
 class AttentionEngine:
-    """Top-k sparse attention on one PE group, one query at a time.
+    """The top-k sparse attention engine (hw/rtl/sparse_attention.sv): one head per run.
 
-    Per query: the 4-bit pre-pass scores all L keys (d products each, Bi per cycle),
-    the sorter keeps k (it takes one candidate per cycle, hidden behind the pre-pass),
-    exact int8 scores and the weighted sum of V cost k*d MACs each on the Bo*m MAC array,
-    and i-exp over the k scores runs on the Bo vector lanes.
+    K and V load in L cycles (side by side); then per query: accept Q, estimate every key
+    with head_dim 4-bit products (one key per cycle, an insertion network keeps the top
+    k), and the fixed-length exact part (k scores, k i-exps, the reciprocal, k V rows,
+    requantize, send). Heads are dealt to the A engines of a design round-robin.
     """
 
     cfg: DesignConfig
 
-    def query_cycles(self, length: int) -> int:
-        c, d = self.cfg, self.cfg.model.head_dim
-        k = topk_count(length, c.attn_k)
-        prepass = math.ceil(length * d / c.bi)
-        exact = EXACT_MATMULS * math.ceil(k * d / (c.bo * c.m))
-        softmax = math.ceil(k / c.bo)
-        return prepass + exact + softmax
+    def kept(self, length: int) -> int:
+        return topk_count(length, self.cfg.attn_k)
 
-    def cycles(self, length: int, groups: int = 1) -> int:
-        """Cycles for all heads of one layer on `groups` PE groups (queries dealt out)."""
-        queries = np.full(self.cfg.model.heads * length, self.query_cycles(length))
-        return split_cycles(queries, groups) + ATTN_PIPE_FILL
+    def query_cycles(self, length: int) -> int:
+        return (QUERY_ACCEPT + length + ESTIMATE_DRAIN
+                + ATTN_PER_KEY_STATES * self.kept(length) + ATTN_FIXED)
+
+    def head_cycles(self, length: int) -> int:
+        """One run: load K and V, then every query."""
+        return length + length * self.query_cycles(length)
+
+    def cycles(self, length: int, engines: int | None = None) -> int:
+        """All heads of one layer on `engines` engines (default: the config's A)."""
+        engines = engines or self.cfg.attn_heads_parallel
+        return math.ceil(self.cfg.model.heads / engines) * self.head_cycles(length)
 
     def macs(self, length: int) -> int:
         """Exact-part MACs, as algo.attention.cost counts them (not imported: it pulls torch)."""
         d = self.cfg.model
-        return EXACT_MATMULS * d.heads * length * topk_count(length, self.cfg.attn_k) * d.head_dim
+        return EXACT_MATMULS * d.heads * length * self.kept(length) * d.head_dim
 
     def dsp(self) -> int:
-        return 0  # exact products reuse the group's MAC array
+        """q.k has no shared operand (one DSP a lane); p x V shares p (two lanes a DSP)."""
+        d = self.cfg.model.head_dim
+        return d + math.ceil(d / MACS_PER_DSP_INT8)
 
     def lut(self) -> int:
-        return self.cfg.bi * LUT_PER_4BIT_PRODUCT + self.cfg.attn_k * LUT_PER_TOPK_ENTRY
+        return (self.cfg.model.head_dim * LUT_PER_4BIT_PRODUCT
+                + self.cfg.attn_k * LUT_PER_TOPK_ENTRY
+                + SOFTMAX_RECIP_BITS * LUT_PER_RECIP_BIT + LUT_ATTN_CONTROL)
 
     def bram(self) -> int:
-        return 0
+        """K and V of the longest sequence."""
+        return math.ceil(2 * self.cfg.max_length * self.cfg.model.head_dim / BRAM36_BYTES)
 
     def uram(self) -> int:
         return 0
@@ -226,19 +248,34 @@ class GeluEngine:
 
 
 @dataclass(frozen=True)
-class GroupResources:
-    """What one PE group costs: the sum of its engines."""
+class Resources:
+    """DSP48E2, LUT, BRAM36 and URAM blocks."""
 
     dsp: int
     lut: int
     bram: int
     uram: int
 
+    def __mul__(self, n: int) -> Resources:
+        return Resources(self.dsp * n, self.lut * n, self.bram * n, self.uram * n)
 
-def group_resources(cfg: DesignConfig) -> GroupResources:
-    """Resources of one PE group (spmm MAC array + attention extras + vector lanes)."""
-    engines = (SpmmEngine(cfg, (), cfg.model.hidden), AttentionEngine(cfg),
-               LayerNormEngine(cfg), GeluEngine(cfg))
-    return GroupResources(
-        dsp=sum(e.dsp() for e in engines), lut=sum(e.lut() for e in engines) + LUT_GROUP_CONTROL,
-        bram=sum(e.bram() for e in engines), uram=sum(e.uram() for e in engines))
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(self.dsp + other.dsp, self.lut + other.lut, self.bram + other.bram,
+                         self.uram + other.uram)
+
+
+def _sum(engines: tuple, extra_lut: int = 0) -> Resources:
+    return Resources(dsp=sum(e.dsp() for e in engines),
+                     lut=sum(e.lut() for e in engines) + extra_lut,
+                     bram=sum(e.bram() for e in engines), uram=sum(e.uram() for e in engines))
+
+
+def group_resources(cfg: DesignConfig) -> Resources:
+    """One PE group: the HP matmul engine and its vector lanes (LayerNorm, i-GELU)."""
+    return _sum((SpmmEngine(cfg, (), cfg.model.hidden), LayerNormEngine(cfg), GeluEngine(cfg)),
+                LUT_GROUP_CONTROL)
+
+
+def attention_resources(cfg: DesignConfig) -> Resources:
+    """All A = attn_heads_parallel attention engines."""
+    return _sum((AttentionEngine(cfg),)) * cfg.attn_heads_parallel

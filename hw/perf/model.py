@@ -16,7 +16,14 @@ from typing import Any
 
 from algo.hp.format import HPMatrix
 from hw.config import ConfigError, DesignConfig
-from hw.perf.engines import BRAM36_BYTES, MACS_PER_DSP_INT8, URAM_BYTES, group_resources
+from hw.perf.engines import (
+    BRAM36_BYTES,
+    MACS_PER_DSP_INT8,
+    URAM_BYTES,
+    Resources,
+    attention_resources,
+    group_resources,
+)
 from hw.perf.ops import CostModel, OffChip
 
 # Share of each kernel resource a design may fill before placement and timing fail.
@@ -81,29 +88,31 @@ def place(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
 
 
 def max_groups(cfg: DesignConfig, board: Any, placement: Placement) -> int:
-    """The most PE groups the kernel share holds, after the on-chip stores."""
-    per = group_resources(cfg)
+    """The most PE groups the kernel share holds, after the stores and attention engines."""
+    per, attn = group_resources(cfg), attention_resources(cfg)
     share = kernel_share(board)
     free = {
-        "dsp": share["dsp"] * UTIL_TARGET["dsp"],
-        "lut": share["lut"] * UTIL_TARGET["lut"],
+        "dsp": share["dsp"] * UTIL_TARGET["dsp"] - attn.dsp,
+        "lut": share["lut"] * UTIL_TARGET["lut"] - attn.lut,
         "bram": share["bram"] * UTIL_TARGET["bram"] - placement.act_bram
-        - placement.weight_bram,
+        - placement.weight_bram - attn.bram,
     }
     need = {"dsp": per.dsp, "lut": per.lut, "bram": per.bram}
     return max(0, min(math.floor(free[k] / need[k]) for k in need if need[k]))
 
 
 def resources(cfg: DesignConfig, groups: int, placement: Placement) -> dict[str, int]:
-    per = group_resources(cfg)
-    return {"dsp": groups * per.dsp, "lut": groups * per.lut,
-            "bram": groups * per.bram + placement.act_bram + placement.weight_bram,
-            "uram": groups * per.uram + placement.act_uram + placement.weight_uram}
+    """Groups, attention engines and the on-chip stores, per resource."""
+    stores = Resources(0, 0, placement.act_bram + placement.weight_bram,
+                       placement.act_uram + placement.weight_uram)
+    total = group_resources(cfg) * groups + attention_resources(cfg) + stores
+    return {"dsp": total.dsp, "lut": total.lut, "bram": total.bram, "uram": total.uram}
 
 
 def check_fits(cfg: DesignConfig, board: Any, groups: int = 1,
                in_flight: int = DEFAULT_IN_FLIGHT) -> dict[str, int]:
-    """Raise ConfigError naming the resource when `groups` PE groups exceed the kernel share.
+    """Raise ConfigError naming the resource when `groups` PE groups (plus the attention
+    engines and activation buffers) exceed the kernel share.
 
     The hook for DesignConfig validation against a board; returns the resources used.
     """
@@ -111,7 +120,8 @@ def check_fits(cfg: DesignConfig, board: Any, groups: int = 1,
     used = resources(cfg, groups, placement)
     for key, have in kernel_share(board).items():
         if used[key] > have:
-            raise ConfigError(f"bo/bi/m: {groups} PE group(s) of bo={cfg.bo} m={cfg.m} need "
+            raise ConfigError(f"bo/bi/m: {groups} PE group(s) of bo={cfg.bo} m={cfg.m} and "
+                              f"{cfg.attn_heads_parallel} attention engine(s) need "
                               f"{used[key]} {key.upper()}, board {board.name} leaves {have} "
                               f"to kernels")
     return used
@@ -170,7 +180,8 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     share = kernel_share(board)
     used = resources(cfg, design.groups, placement)
     peak_board = board.kernel_dsp * MACS_PER_DSP_INT8 * design.clock_hz
-    peak_design = design.groups * cfg.bo * cfg.m * design.clock_hz
+    lanes = design.groups * cfg.bo * cfg.m + cfg.attn_heads_parallel * cfg.model.head_dim
+    peak_design = lanes * design.clock_hz
     per_length = []
     for length in lengths:
         cycles = design.cost.sequence_cycles(length, design.groups)
@@ -190,7 +201,8 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     ridge = peak_board / (board.memory_bandwidth_gbs * BYTES_PER_GB)
     return {
         "board": board.name, "model": MODEL_NAME, "figures": "modeled",
-        "pe_groups": design.groups, "clock_mhz": cfg.clock_mhz,
+        "pe_groups": design.groups, "attention_engines": cfg.attn_heads_parallel,
+        "clock_mhz": cfg.clock_mhz,
         "resources": {k: {"used": used[k], "kernel_share": share[k],
                           "fraction": used[k] / share[k] if share[k] else 0.0} for k in used},
         "weights": {"bytes": placement.weight_bytes, "on_chip": placement.weights_on_chip,

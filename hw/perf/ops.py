@@ -132,7 +132,10 @@ class OffChip:
 
 
 class CostModel:
-    """W(v, s, g): cycles of operators of one layer at length s on g PE groups."""
+    """W(v, s, g): cycles of operators of one layer at length s on g PE groups.
+
+    Attention runs on the design's attn_heads_parallel attention engines whatever g is.
+    """
 
     def __init__(self, cfg: DesignConfig, weights: dict[str, HPMatrix],
                  offchip: OffChip | None = None) -> None:
@@ -183,8 +186,10 @@ class CostModel:
                 total += sum(self._gelu.cycles(length) for o in ops[i:j] if o.gelu)
                 i = j
                 continue
-            engine = self._attn if op.kind == ATTENTION else self._ln
-            total += engine.cycles(length, groups)
+            if op.kind == ATTENTION:  # on the design's attention engines, not the groups
+                total += self._attn.cycles(length)
+            else:
+                total += self._ln.cycles(length, groups)
             i += 1
         total = max(total, self._ddr_cycles(ops, layer, groups))
         self._cache[key] = total
@@ -195,6 +200,8 @@ class CostModel:
             return 0
         nbytes = sum(self.weights[linear_name(layer, op)].storage_bytes()
                      for op in ops if op.kind == LINEAR)
+        if not nbytes:
+            return 0
         share = self.offchip.bytes_per_cycle * groups / self.offchip.total_groups
         return math.ceil(nbytes / share)
 

@@ -31,8 +31,17 @@ module hp_spmm #(
     localparam int LEN_W = $clog2(MAX_LEN + 1),
     localparam int NBR_W = $clog2(MAX_NBR + 1),
     localparam int NBC_W = $clog2(MAX_NBC + 1),
-    localparam int WGT_W = 16 + 16 * BO * M,
-    localparam int ROW_W = 16 + 56 * BO
+    // byte-aligned beat fields (see the stream table above)
+    localparam int HDR_W = 16,    // block column / kept-block count
+    localparam int BIAS_W = 32,
+    localparam int MULT_F = 16,   // field of the 15-bit multiplier
+    localparam int SHIFT_F = 8,   // field of the 6-bit shift
+    localparam int WGT_VAL_AT = HDR_W,
+    localparam int WGT_IDX_AT = HDR_W + 8 * BO * M,
+    localparam int WGT_W = WGT_IDX_AT + 8 * BO * M,
+    localparam int ROW_MULT_AT = HDR_W + BIAS_W * BO,
+    localparam int ROW_SHIFT_AT = ROW_MULT_AT + MULT_F * BO,
+    localparam int ROW_W = ROW_SHIFT_AT + SHIFT_F * BO
 ) (
     input  logic               clk,
     input  logic               rst_n,
@@ -73,35 +82,37 @@ module hp_spmm #(
   localparam int TC_W = $clog2(T + 1);
   localparam int ACT_AW = 1 + T_W + C_W;  // {buffer, token, block column}
   localparam logic [LEN_W-1:0] T_LEN = LEN_W'(T);
-  localparam int DRAIN_STAGES = 3;  // hp_spmm_requant's D1..D3
+  localparam int DRAIN_STAGES = 3;  // requant's D1..D3
+  localparam int MULT_W = 15;  // sim/golden/requant.py: MULT_BITS
+  localparam int SHIFT_W = 6;  // shifts in [1, 62]
 
   // ---------------------------------------------------------------- memories
   logic [BO*M*8-1:0]     wval_mem[MAX_NNZB];
   logic [BO*M*IDX_W-1:0] widx_mem[MAX_NNZB];
   logic [C_W-1:0]        wcol_mem[MAX_NNZB];
   logic [NBC_W-1:0]      rcnt_mem[MAX_NBR];
-  logic [BO*32-1:0]      rbias_mem[MAX_NBR];
-  logic [BO*15-1:0]      rmult_mem[MAX_NBR];
-  logic [BO*6-1:0]       rshift_mem[MAX_NBR];
+  logic [BO*BIAS_W-1:0]  rbias_mem[MAX_NBR];
+  logic [BO*MULT_W-1:0]  rmult_mem[MAX_NBR];
+  logic [BO*SHIFT_W-1:0] rshift_mem[MAX_NBR];
   logic [BI*8-1:0]       act_mem[2**ACT_AW];
 
   // ---------------------------------------------------------------- weight/row load
   logic [B_W-1:0] wptr;
   logic [R_W-1:0] rptr;
   logic [BO*M*IDX_W-1:0] wgt_idx;
-  logic [BO*15-1:0] row_mult;
-  logic [BO*6-1:0] row_shift;
+  logic [BO*MULT_W-1:0] row_mult;
+  logic [BO*SHIFT_W-1:0] row_shift;
 
   assign s_axis_wgt_tready = !busy;
   assign s_axis_row_tready = !busy;
 
   always_comb begin
     for (int k = 0; k < BO * M; k++) begin
-      wgt_idx[IDX_W*k +: IDX_W] = s_axis_wgt_tdata[16 + 8*BO*M + 8*k +: IDX_W];
+      wgt_idx[IDX_W*k +: IDX_W] = s_axis_wgt_tdata[WGT_IDX_AT + 8*k +: IDX_W];
     end
     for (int p = 0; p < BO; p++) begin
-      row_mult[15*p +: 15] = s_axis_row_tdata[16 + 32*BO + 16*p +: 15];
-      row_shift[6*p +: 6] = s_axis_row_tdata[16 + 48*BO + 8*p +: 6];
+      row_mult[MULT_W*p +: MULT_W] = s_axis_row_tdata[ROW_MULT_AT + MULT_F*p +: MULT_W];
+      row_shift[SHIFT_W*p +: SHIFT_W] = s_axis_row_tdata[ROW_SHIFT_AT + SHIFT_F*p +: SHIFT_W];
     end
   end
 
@@ -111,14 +122,14 @@ module hp_spmm #(
       rptr <= '0;
     end else begin
       if (s_axis_wgt_tvalid && s_axis_wgt_tready) begin
-        wval_mem[wptr] <= s_axis_wgt_tdata[16 +: BO*M*8];
+        wval_mem[wptr] <= s_axis_wgt_tdata[WGT_VAL_AT +: BO*M*8];
         widx_mem[wptr] <= wgt_idx;
         wcol_mem[wptr] <= s_axis_wgt_tdata[C_W-1:0];
         wptr <= s_axis_wgt_tlast ? '0 : wptr + 1'b1;
       end
       if (s_axis_row_tvalid && s_axis_row_tready) begin
         rcnt_mem[rptr] <= s_axis_row_tdata[NBC_W-1:0];
-        rbias_mem[rptr] <= s_axis_row_tdata[16 +: 32*BO];
+        rbias_mem[rptr] <= s_axis_row_tdata[HDR_W +: BIAS_W*BO];
         rmult_mem[rptr] <= row_mult;
         rshift_mem[rptr] <= row_shift;
         rptr <= s_axis_row_tlast ? '0 : rptr + 1'b1;
@@ -211,9 +222,9 @@ module hp_spmm #(
   logic [T_W-1:0]     dt;
   logic [TC_W-1:0]    ob_tcur;
   logic signed [31:0] ob[BO][T];
-  logic [BO*32-1:0]   ob_bias;
-  logic [BO*15-1:0]   ob_mult;
-  logic [BO*6-1:0]    ob_shift;
+  logic [BO*BIAS_W-1:0]  ob_bias;
+  logic [BO*MULT_W-1:0]  ob_mult;
+  logic [BO*SHIFT_W-1:0] ob_shift;
   logic [DRAIN_STAGES-1:0] dv, dlast;
 
   assign dadv       = !m_axis_out_tvalid || m_axis_out_tready;
@@ -221,13 +232,13 @@ module hp_spmm #(
   assign adv        = !(v2 && cap2 && ob_full && !ob_release);
 
   for (genvar p = 0; p < BO; p++) begin : g_rq
-    hp_spmm_requant u_rq (
+    requant #(.OUT_BITS(8)) u_rq (
         .clk(clk),
         .en(dadv),
         .acc(ob[p][dt]),
-        .bias(ob_bias[32*p +: 32]),
-        .mult(ob_mult[15*p +: 15]),
-        .shift(ob_shift[6*p +: 6]),
+        .bias(ob_bias[BIAS_W*p +: BIAS_W]),
+        .mult(ob_mult[MULT_W*p +: MULT_W]),
+        .shift(ob_shift[SHIFT_W*p +: SHIFT_W]),
         .y(m_axis_out_tdata[8*p +: 8])
     );
   end

@@ -22,7 +22,7 @@ import numpy as np
 
 from algo.buckets import assign
 from hw.perf.model import MS_PER_S, Design
-from hw.perf.ops import ENCODER_OPS, OPS_BY_NAME, Op
+from hw.perf.ops import ATTENTION, ENCODER_OPS, OPS_BY_NAME, Op
 from hw.sched.dag import encoder_dag, priorities, priority_order
 from hw.sched.simulate import SimResult, SimSeq, simulate
 from hw.sched.stages import allocate, partition
@@ -63,17 +63,36 @@ class Pipeline:
             self._prio[key] = max(p[op.name] for op in self.stages[stage])
         return self._prio[key]
 
+    def needs_groups(self, stage: int) -> bool:
+        """Attention runs on the attention engines; every other operator on PE groups."""
+        return any(op.kind != ATTENTION for op in self.stages[stage])
+
+    def units(self, groups: Sequence[int]) -> tuple[int, ...]:
+        """Engines busy in each stage: its PE groups, plus the attention engines in its own."""
+        a = self.design.cfg.attn_heads_parallel
+        return tuple(g + (a if any(op.kind == ATTENTION for op in st) else 0)
+                     for g, st in zip(groups, self.stages, strict=True))
+
+    @property
+    def total_units(self) -> int:
+        return self.design.groups + self.design.cfg.attn_heads_parallel
+
     def allocation(self, length: int) -> tuple[int, ...]:
         """Groups per stage balancing the stages' total time (all layers) at `length`."""
         layers = range(self.design.cfg.model.layers)
+        minimum = [int(self.needs_groups(st)) for st in range(self.n_stages)]
         return allocate(lambda st, g: sum(self.stage_cycles(la, st, length, g) for la in layers),
-                        self.n_stages, self.design.groups)
+                        self.n_stages, self.design.groups, minimum)
 
 
 def make_pipeline(design: Design, mean_length: int, n_stages: int = DEFAULT_STAGES) -> Pipeline:
-    """Cut the priority order of layer 0 at the trace's mean length into `n_stages` stages."""
+    """Cut the priority order of layer 0 at the trace's mean length into `n_stages` stages.
+
+    Operators are weighed on the share of groups a stage would get if all were equal.
+    """
     cost = design.cost
-    w = {op.name: float(cost.op_cycles(op, 0, mean_length, 1)) for op in ENCODER_OPS}
+    share = max(1, design.groups // n_stages)
+    w = {op.name: float(cost.op_cycles(op, 0, mean_length, share)) for op in ENCODER_OPS}
     dag = encoder_dag()
     order = priority_order(dag, priorities(dag, w.__getitem__))
     cut = partition(order, w, n_stages)
@@ -107,6 +126,8 @@ def plan(policy: str, lengths: np.ndarray, max_length: int, batch: int,
 
 @dataclass
 class PolicyRun:
+    """One policy's admission order, allocations per segment and simulated outcome."""
+
     policy: str
     seqs: list[SimSeq]
     allocations: dict[int, tuple[int, ...]]
@@ -120,14 +141,18 @@ class PolicyRun:
             "mean_latency_ms": float(lat_ms.mean()),
             "p99_latency_ms": float(np.percentile(lat_ms, P99)),
             "slot_utilization": r.slot_utilization,
-            "busy_utilization": r.busy / (r.total_groups * r.makespan),
+            "busy_utilization": r.busy / (r.total_units * r.makespan),
             "makespan_ms": r.makespan / clock_hz * MS_PER_S,
         }
 
     def table(self) -> list[dict[str, Any]]:
-        """The schedule table for the host: per sequence in admission order."""
-        return [{"seq": s.seq, "length": s.length, "run_length": s.run_length,
-                 "segment": s.segment, "groups": list(self.allocations[s.segment]),
+        """The schedule table for the host, per sequence in admission order: its length, its
+        bucket (the edge; the padded length under padding), the configuration (PE groups per
+        stage) it runs with, and when it enters and leaves the pipeline."""
+        return [{"seq": s.seq, "length": s.length,
+                 "bucket": s.segment if self.policy == LENGTH_AWARE else s.run_length,
+                 "run_length": s.run_length, "segment": s.segment,
+                 "groups": list(self.allocations[s.segment]),
                  "admit_cycle": int(self.result.admit[i]),
                  "finish_cycle": int(self.result.finish[i])}
                 for i, s in enumerate(self.seqs)]
@@ -135,6 +160,7 @@ class PolicyRun:
 
 def run_policy(pipe: Pipeline, policy: str, lengths: np.ndarray, batch: int = DEFAULT_BATCH,
                edges: Sequence[int] | None = None, window: int | None = None) -> PolicyRun:
+    """Plan, allocate per segment (once per distinct balance length) and simulate."""
     cfg = pipe.design.cfg
     seqs, balance = plan(policy, lengths, cfg.max_length, batch,
                          tuple(edges or cfg.bucket_edges))
@@ -153,11 +179,13 @@ def run_policy(pipe: Pipeline, policy: str, lengths: np.ndarray, batch: int = DE
     def switch(prev: int, nxt: int) -> int:
         return 0 if allocations[prev] == allocations[nxt] else reload
 
-    result = simulate(seqs, cfg.model.layers, pipe.n_stages, cycles, allocations.__getitem__,
-                      pipe.stage_priority, window or batch, pipe.design.groups, switch)
+    units = {seg: pipe.units(a) for seg, a in allocations.items()}
+    result = simulate(seqs, cfg.model.layers, pipe.n_stages, cycles, units.__getitem__,
+                      pipe.stage_priority, window or batch, pipe.total_units, switch)
     return PolicyRun(policy, seqs, allocations, result)
 
 
 def compare(pipe: Pipeline, lengths: np.ndarray, batch: int = DEFAULT_BATCH,
             edges: Sequence[int] | None = None) -> dict[str, PolicyRun]:
+    """All three policies on the same pipeline and trace."""
     return {p: run_policy(pipe, p, lengths, batch, edges) for p in POLICIES}

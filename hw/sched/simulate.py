@@ -41,7 +41,8 @@ class Job:
 
 @dataclass
 class SimResult:
-    """What happened, in cycles; `useful` and `busy` are group-cycles."""
+    """What happened, in cycles; `useful` and `busy` are unit-cycles (a unit is a PE group
+    or an attention engine)."""
 
     jobs: list[Job]
     admit: np.ndarray  # per position in the admitted order
@@ -51,12 +52,12 @@ class SimResult:
     makespan: int
     useful: int
     busy: int
-    total_groups: int
+    total_units: int
 
     @property
     def slot_utilization(self) -> float:
-        """Useful (unpadded) group-cycles over all group-cycles of the run."""
-        return self.useful / (self.total_groups * self.makespan) if self.makespan else 0.0
+        """Useful (unpadded) unit-cycles over all unit-cycles of the run."""
+        return self.useful / (self.total_units * self.makespan) if self.makespan else 0.0
 
     @property
     def latency(self) -> np.ndarray:
@@ -69,9 +70,9 @@ Priority = Callable[[int, int, int], float]  # (layer, stage, length)
 
 
 def simulate(seqs: Sequence[SimSeq], n_layers: int, n_stages: int, stage_cycles: StageCycles,
-             groups: Callable[[int], Sequence[int]], priority: Priority, window: int,
-             total_groups: int, switch: Callable[[int, int], int] | None = None) -> SimResult:
-    """Run the trace; `groups(segment)` gives the PE groups per stage of a segment."""
+             units: Callable[[int], Sequence[int]], priority: Priority, window: int,
+             total_units: int, switch: Callable[[int, int], int] | None = None) -> SimResult:
+    """Run the trace; `units(segment)`: the engines each stage holds in that segment."""
     if window < 1:
         raise ValueError(f"window: must be >= 1, got {window}")
     n = len(seqs)
@@ -111,7 +112,7 @@ def simulate(seqs: Sequence[SimSeq], n_layers: int, n_stages: int, stage_cycles:
                 _, pos, layer = heapq.heappop(queues[stage])
                 s = seqs[pos]
                 dur = stage_cycles(s.segment, layer, stage, s.run_length)
-                g = groups(s.segment)[stage]
+                g = units(s.segment)[stage]
                 real = stage_cycles(s.segment, layer, stage, s.length)
                 useful += real * g
                 busy += dur * g
@@ -135,7 +136,7 @@ def simulate(seqs: Sequence[SimSeq], n_layers: int, n_stages: int, stage_cycles:
                 in_flight -= 1
     release_time, start_time = _release(seqs, admit, finish)
     return SimResult(jobs, admit, finish, release_time, start_time, t, useful, busy,
-                     total_groups)
+                     total_units)
 
 
 def _release(seqs: Sequence[SimSeq], admit: np.ndarray,

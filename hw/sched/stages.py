@@ -43,18 +43,19 @@ def partition(order: Sequence[str], weight: Mapping[str, float],
     return tuple(tuple(order[a:b]) for a, b in reversed(bounds))
 
 
-def allocate(stage_time: Callable[[int, int], float], n_stages: int,
-             total_groups: int) -> tuple[int, ...]:
+def allocate(stage_time: Callable[[int, int], float], n_stages: int, total_groups: int,
+             minimum: Sequence[int] | None = None) -> tuple[int, ...]:
     """Groups per stage minimising the slowest stage; `stage_time(stage, groups)`.
 
-    Groups that cannot make the bottleneck faster are left unallocated (idle).
+    Every stage starts with `minimum[stage]` groups (default one; zero suits a stage whose
+    operators need no group). Groups that cannot make the bottleneck faster stay idle.
     """
-    if total_groups < n_stages:
-        raise ValueError(f"pe_groups: {total_groups} groups cannot serve {n_stages} stages "
-                         f"(one each at least)")
-    groups = [1] * n_stages
-    times = [stage_time(i, 1) for i in range(n_stages)]
-    spare = total_groups - n_stages
+    groups = list(minimum) if minimum is not None else [1] * n_stages
+    if len(groups) != n_stages or sum(groups) > total_groups:
+        raise ValueError(f"pe_groups: {total_groups} groups cannot give {n_stages} stages "
+                         f"their minimum {groups}")
+    times = [stage_time(i, groups[i]) for i in range(n_stages)]
+    spare = total_groups - sum(groups)
     while spare:
         b = max(range(n_stages), key=lambda i: (times[i], -i))
         for extra in range(1, spare + 1):

@@ -8,15 +8,15 @@ from typing import Any
 
 from host.cli import Cli, CliError
 
-ENGINES = ("spmm",)
+ENGINES = ("spmm", "attention")
 DEFAULT_LENGTHS = "1,8,32"
 DEFAULT_DENSITY = 0.2
 
 
 def register(cli: Cli) -> None:
     p = cli.subcommand("sim", "run", run,
-                       "simulate an RTL engine (cocotb) on real MiniLM and random cases; "
-                       "check every output against the golden model; report cycles")
+                       "simulate an RTL engine (cocotb) on real MiniLM and random cases, "
+                       "check every output against the golden model, report cycles")
     p.add_argument("--engine", choices=ENGINES, required=True)
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--config", default=None,
@@ -25,13 +25,17 @@ def register(cli: Cli) -> None:
                    help=f"comma-separated sequence lengths (default {DEFAULT_LENGTHS})")
     p.add_argument("--seed", type=int, default=0, help="random cases and stream gaps")
     p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
-                   help=f"HP weight density of the cases (default {DEFAULT_DENSITY})")
+                   help=f"spmm: HP weight density of the cases (default {DEFAULT_DENSITY})")
     p.add_argument("--stress", action="store_true",
                    help="random input gaps and output backpressure (cycles then exceed "
                         "the cycle formula)")
     p.add_argument("--waves", action="store_true", help="dump waveforms (VCD/FST)")
     p.add_argument("--build-dir", type=Path, default=None,
                    help="where builds are kept (default out/rtl_build)")
+    lp = cli.subcommand("sim", "lint", lint_engines,
+                        "verilator --lint-only -Wall on every RTL engine for a design config")
+    lp.add_argument("--config", default=None,
+                    help="design config YAML (default hw/configs/minilm-u200.yaml)")
 
 
 def _lengths(text: str) -> list[int]:
@@ -44,26 +48,40 @@ def _lengths(text: str) -> list[int]:
     return values
 
 
+def _spmm(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[dict]]:
+    from sim.rtl.spmm_case import SpmmParams, suite
+    from sim.rtl.spmm_sim import simulate_spmm
+
+    params = SpmmParams.from_config(cfg)
+    cases = suite(params, _lengths(args.lengths), args.density, args.seed)
+    rows = simulate_spmm(cases, params, sim, options, args.build_dir, args.waves)
+    return params.hdl_parameters(), rows
+
+
+def _attention(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[dict]]:
+    from sim.rtl.attention_case import AttentionParams, suite
+    from sim.rtl.attention_sim import simulate_attention
+
+    params = AttentionParams.from_config(cfg)
+    cases = suite(params, _lengths(args.lengths), args.seed)
+    rows = simulate_attention(cases, params, sim, options, args.build_dir, args.waves)
+    return params.hdl_parameters(), rows
+
+
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     from hw.config import ConfigError, DesignConfig
     from sim.rtl.runner import RtlSimError
     from sim.rtl.simulators import SimulatorMissing, find_simulator
-    from sim.rtl.spmm_case import SpmmParams, suite
-    from sim.rtl.spmm_sim import simulate_spmm
     from sim.rtl.stimulus import StimulusOptions
 
+    options = StimulusOptions(input_gaps=args.stress, output_backpressure=args.stress,
+                              seed=args.seed)
+    simulate = _spmm if args.engine == "spmm" else _attention
     try:
         cfg = DesignConfig.from_yaml(args.config)
         sim = find_simulator(args.simulator)
-        params = SpmmParams.from_config(cfg)
-        cases = suite(params, _lengths(args.lengths), args.density, args.seed)
-    except (ConfigError, SimulatorMissing, ValueError) as e:
-        raise CliError(str(e)) from None
-    options = StimulusOptions(input_gaps=args.stress, output_backpressure=args.stress,
-                              seed=args.seed)
-    try:
-        rows = simulate_spmm(cases, params, sim, options, args.build_dir, args.waves)
-    except RtlSimError as e:
+        parameters, rows = simulate(args, cfg, sim, options)
+    except (ConfigError, SimulatorMissing, ValueError, RtlSimError) as e:
         raise CliError(str(e)) from None
     ok = all(r["bit_exact"] for r in rows)
     result = {
@@ -71,7 +89,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "simulator": sim.name,
         "simulator_version": sim.version,
         "config": str(args.config or "hw/configs/minilm-u200.yaml"),
-        "parameters": params.hdl_parameters(),
+        "parameters": parameters,
         "stimulus": "random gaps and backpressure" if args.stress else "ideal streams",
         "bit_exact": ok,
         "cases": rows,
@@ -79,4 +97,27 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         "macs": {r["name"]: r["macs"] for r in rows},
         "utilization": {r["name"]: r["utilization"] for r in rows},
     }
+    if args.waves:
+        result["waves"] = rows[0].get("waves", []) if rows else []
     return result, 0 if ok else 1
+
+
+def lint_engines(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
+    from hw.config import ConfigError, DesignConfig
+    from sim.rtl.attention_case import AttentionParams
+    from sim.rtl.runner import ENGINES as RTL_ENGINES
+    from sim.rtl.runner import lint
+    from sim.rtl.simulators import SimulatorMissing, find_simulator
+    from sim.rtl.spmm_case import SpmmParams
+
+    try:
+        cfg = DesignConfig.from_yaml(args.config)
+        sim = find_simulator("verilator")
+    except (ConfigError, SimulatorMissing) as e:
+        raise CliError(str(e)) from None
+    params = {"spmm": SpmmParams.from_config(cfg).hdl_parameters(),
+              "attention": AttentionParams.from_config(cfg).hdl_parameters()}
+    report = {name: lint(RTL_ENGINES[name], params[name], sim) or "clean" for name in ENGINES}
+    ok = all(v == "clean" for v in report.values())
+    return {"linter": f"verilator {sim.version} --lint-only -Wall", "clean": ok,
+            "engines": report}, 0 if ok else 1

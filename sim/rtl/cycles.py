@@ -1,4 +1,4 @@
-"""The exact cycle count of hw/rtl/hp_spmm.sv, for the performance model (hw/perf).
+"""The exact cycle counts of the RTL engines, for the performance model (hw/perf).
 
 Measured as the RTL testbench does: from the cycle of the first accepted activation beat
 to the cycle of the last accepted output beat, both counted, with the activations offered
@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hw.config import DesignConfig
+from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
+from sim.golden.sparse_attention import topk_count
 
 ISSUE_TO_OUTPUT = 6  # edges from the last step's issue to its block-row's first output beat
 
@@ -81,3 +83,34 @@ def spmm_utilization(length: int, nnzb_per_blockrow: Sequence[int], cfg: DesignC
     """Useful MACs / (Bo PEs x m MACs x cycles), as the benchmark reports it."""
     cycles = spmm_cycles(length, nnzb_per_blockrow, cfg, in_features)
     return spmm_macs(length, sum(nnzb_per_blockrow), cfg) / (cfg.bo * cfg.m * cycles)
+
+
+# hw/rtl/sparse_attention.sv, per query: accept Q (1), EST (L + 1: one key per cycle plus
+# the insertion stage), EXACT (k + SCORE_LATENCY), EXP (k), DIV (SOFTMAX_RECIP_BITS + 1
+# restoring steps), PV (k), OUT (OUT_LATENCY + 1), send (1).
+SCORE_LATENCY = 4  # dot register + the three requantization stages
+OUT_LATENCY = 3
+QUERY_ACCEPT = 1
+ESTIMATE_DRAIN = 1
+SEND = 1
+ATTN_FIXED = (SCORE_LATENCY + SOFTMAX_RECIP_BITS + 1 + OUT_LATENCY + 1 + SEND)
+
+
+def attention_estimate_cycles(length: int) -> int:
+    """Cycles the engine spends estimating and selecting (its EST state), all queries."""
+    return length * (length + ESTIMATE_DRAIN)
+
+
+def attention_exact_cycles(length: int, k: int) -> int:
+    """Cycles of the exact part (scores, softmax, V), all queries: linear in L for fixed k."""
+    return length * (3 * topk_count(length, k=k) + ATTN_FIXED)
+
+
+def attention_cycles(length: int, k: int) -> int:
+    """Cycles of one sparse_attention run (one head), counted like spmm_cycles: from the
+    first accepted K beat to the last output beat, ideal streams. K and V load in L cycles
+    (in parallel), then each query costs QUERY_ACCEPT + estimate + exact part."""
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    return (length + length * QUERY_ACCEPT + attention_estimate_cycles(length)
+            + attention_exact_cycles(length, k))

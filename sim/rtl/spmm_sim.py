@@ -58,5 +58,6 @@ def simulate_spmm(cases: Sequence[SpmmCase], params: SpmmParams, sim: Simulator,
                                         in_features=hp.in_features),
             "macs": case.macs,
             "utilization": round(case.macs / (params.bo * params.m * cycles), 4),
+            **({"waves": res["waves"]} if "waves" in res else {}),
         })
     return rows

@@ -154,26 +154,39 @@ dims:
   }
 }
 
-// One head: Q, K, V [L][D] at row stride ld -> context [L][D] at stride ld.
+// Dataflow process 1, the cheap pre-pass: per query, the 4-bit estimate against all L keys
+// and the top-kk selection; the kk key indices go into `sel`.
 template <int MAX_L, int MAX_K, int D>
-void sparse_attention_head(const act_t* q, const act_t* k, const act_t* v, int ld, int L,
-                           int kk, const attn_quant& aq, act_t* out) {
-  static q4_t q4[MAX_L][D];
-  static q4_t k4[MAX_L][D];
-#pragma HLS ARRAY_PARTITION variable = q4 dim = 2 complete
-#pragma HLS ARRAY_PARTITION variable = k4 dim = 2 complete
-  quantize4<MAX_L, D>(q, ld, L, true, q4);
-  quantize4<MAX_L, D>(k, ld, L, false, k4);
-  if (kk > L) kk = L;
+void select_keys(const q4_t q4[MAX_L][D], const q4_t k4[MAX_L][D], int L, int kk,
+                 hls::stream<int>& sel) {
 queries:
   for (int i = 0; i < L; ++i) {
     est_t est[MAX_L];
     int idx[MAX_K];
+    estimate_row<MAX_L, D>(q4[i], k4, L, est);
+    select_topk<MAX_L, MAX_K>(est, L, kk, idx);
+    for (int j = 0; j < kk; ++j) {
+#pragma HLS PIPELINE II = 1
+      sel.write(idx[j]);
+    }
+  }
+}
+
+// Dataflow process 2, the exact part, O(L k d): per query, read its kk keys from `sel`,
+// exact scores, requantize (SAT_ATTN_SCORE), integer softmax, V accumulation.
+template <int MAX_L, int MAX_K, int D>
+void attend_selected(const act_t* q, const act_t* k, const act_t* v, int ld, int L, int kk,
+                     const attn_quant& aq, hls::stream<int>& sel, act_t* out) {
+queries:
+  for (int i = 0; i < L; ++i) {
+    int idx[MAX_K];
     acc_t s[MAX_K];
     score_t x[MAX_K];
     prob_t p[MAX_K];
-    estimate_row<MAX_L, D>(q4[i], k4, L, est);
-    select_topk<MAX_L, MAX_K>(est, L, kk, idx);
+    for (int j = 0; j < kk; ++j) {
+#pragma HLS PIPELINE II = 1
+      idx[j] = sel.read();
+    }
     exact_scores<MAX_K, D>(q + i * ld, k, ld, idx, kk, s);
     for (int j = 0; j < kk; ++j) {
 #pragma HLS PIPELINE II = 1
@@ -182,6 +195,25 @@ queries:
     int_softmax<MAX_K>(x, kk, aq.softmax, p);
     accumulate<MAX_K, D>(p, v, ld, idx, kk, aq, out + i * ld);
   }
+}
+
+// One head: Q, K, V [L][D] at row stride ld -> context [L][D] at stride ld, keeping
+// kk = min(k, L) keys per query (the caller's topk_count). The selection runs ahead of
+// the exact part through a stream of key indices.
+template <int MAX_L, int MAX_K, int D>
+void sparse_attention_head(const act_t* q, const act_t* k, const act_t* v, int ld, int L,
+                           int kk, const attn_quant& aq, act_t* out) {
+#pragma HLS DATAFLOW
+  static q4_t q4[MAX_L][D];
+  static q4_t k4[MAX_L][D];
+#pragma HLS ARRAY_PARTITION variable = q4 dim = 2 complete
+#pragma HLS ARRAY_PARTITION variable = k4 dim = 2 complete
+  quantize4<MAX_L, D>(q, ld, L, true, q4);
+  quantize4<MAX_L, D>(k, ld, L, false, k4);
+  hls::stream<int> sel("selected_keys");
+#pragma HLS STREAM variable = sel depth = MAX_K
+  select_keys<MAX_L, MAX_K, D>(q4, k4, L, kk, sel);
+  attend_selected<MAX_L, MAX_K, D>(q, k, v, ld, L, kk, aq, sel, out);
 }
 
 }  // namespace sbf

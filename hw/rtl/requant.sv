@@ -1,24 +1,27 @@
-// One output lane of the HP sparse matmul drain: bias add, requantization, saturation.
+// One requantization lane: bias add, integer rescale, saturation to OUT_BITS.
 //
-// Implements sim/golden/requant.py exactly, in three registered stages:
+// Implements sim/golden/requant.py exactly (add_bias, then requantize), in three
+// registered stages:
 //   D1  b   = sat32(acc + bias)                          (SAT_BIAS)
 //   D2  p   = b * mult                                    (signed 48-bit, mult 15-bit unsigned)
-//   D3  y   = sat8((p + 2^(shift-1)) >>> shift)           (SAT_REQUANT, round half up)
+//   D3  y   = sat((p + 2^(shift-1)) >>> shift, OUT_BITS)   (SAT_REQUANT, round half up)
 // shift must lie in [1, 62] as in the golden model.
-// `en` advances all three stages at once (the drain stalls as a whole under backpressure).
-module hp_spmm_requant (
+// `en` advances all three stages at once (a drain stalls as a whole under backpressure).
+module requant #(
+    parameter int OUT_BITS = 8
+) (
     input  logic               clk,
     input  logic               en,
     input  logic signed [31:0] acc,
     input  logic signed [31:0] bias,
     input  logic        [14:0] mult,
     input  logic        [5:0]  shift,
-    output logic signed [7:0]  y
+    output logic signed [OUT_BITS-1:0] y
 );
   localparam logic signed [32:0] ACC_MAX = 33'sd2147483647;
   localparam logic signed [32:0] ACC_MIN = -33'sd2147483648;
-  localparam logic signed [63:0] OUT_MAX = 64'sd127;
-  localparam logic signed [63:0] OUT_MIN = -64'sd128;
+  localparam logic signed [63:0] OUT_MAX = (64'sd1 <<< (OUT_BITS - 1)) - 64'sd1;
+  localparam logic signed [63:0] OUT_MIN = -(64'sd1 <<< (OUT_BITS - 1));
 
   logic signed [32:0] sum;
   logic signed [31:0] d1_b;
@@ -40,9 +43,9 @@ module hp_spmm_requant (
       d1_shift <= shift;
       d2_p     <= 48'(d1_b) * $signed({33'd0, d1_mult});
       d2_shift <= d1_shift;
-      if (shifted > OUT_MAX) y <= 8'sd127;
-      else if (shifted < OUT_MIN) y <= -8'sd128;
-      else y <= shifted[7:0];
+      if (shifted > OUT_MAX) y <= OUT_MAX[OUT_BITS-1:0];
+      else if (shifted < OUT_MIN) y <= OUT_MIN[OUT_BITS-1:0];
+      else y <= shifted[OUT_BITS-1:0];
     end
   end
 endmodule

@@ -1,0 +1,50 @@
+"""benchmarks/accuracy.py renders its table and target checks from the JSON rows alone."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    spec = importlib.util.spec_from_file_location("accuracy_bench",
+                                                  ROOT / "benchmarks" / "accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name, file in (("RESULTS", "a.json"), ("DOC", "a.md"), ("PLOT", "a.png")):
+        monkeypatch.setattr(mod, name, tmp_path / file)
+    return mod
+
+
+def _row(task: str, variant: str, sparsity: float, value: float) -> dict:
+    metric = "f1" if task == "MRPC" else "accuracy"
+    row = {"task": task, "variant": variant, "target_sparsity": sparsity, "metric": metric,
+           "dev": {metric: value}, "encoder_sparsity": sparsity, "train_examples": 100,
+           "epochs": 1.0, "wall_s": 1.0, "machine": {"cpu": "x", "cores": 2, "device": "cpu"}}
+    if variant != "dense":
+        row.update(bo=16, bi=16, m=4)
+    return row
+
+
+def test_rows_accumulate_and_render_the_targets(bench) -> None:
+    rows = [_row("SST-2", "dense", 0.0, 0.90), _row("SST-2", "uniform", 0.8, 0.885),
+            _row("SST-2", "searched", 0.8, 0.887), _row("MRPC", "dense", 0.0, 0.88),
+            _row("MRPC", "uniform", 0.8, 0.85)]
+    for r in rows:
+        bench.save_row(r)
+    bench.save_row(_row("SST-2", "uniform", 0.8, 0.886))  # a rerun replaces its row
+    saved = json.loads(bench.RESULTS.read_text())["rows"]
+    assert len(saved) == 5
+    doc = bench.DOC.read_text()
+    assert "| SST-2 | uniform | 80% | 80.0% | 16,16,4 | accuracy 88.6 | -1.4 |" in doc
+    assert "Dense SST-2 >= 89.0: 90.0 (met)" in doc
+    assert "dense on SST-2: -1.4 (met)" in doc
+    assert "dense on MRPC: -3.0 (NOT met)" in doc
+    assert "Searched >= uniform: 1 of 1 task/sparsity pairs, on 1 task(s) (NOT met" in doc
+    assert bench.PLOT.is_file()
