@@ -2,8 +2,9 @@
 
 Each part of the project contributes its own subcommands through a `register(cli)`
 function in the module listed in `COMMAND_MODULES`, so that no part edits another's
-parser. Handlers return a JSON-able dict (or `(dict, exit_status)` when a check can fail); `emit` prints it as JSON (`--json`) or as
-aligned text, so every command that reports numbers has `--json` for free.
+parser. Handlers return a JSON-able dict, or `(dict, exit_status)` when a check can fail;
+`emit` prints it as JSON (`--json`) or as aligned text, so every command that reports
+numbers has `--json` for free.
 """
 
 from __future__ import annotations

@@ -26,8 +26,10 @@ from algo.hp.format import HPFormatError, HPMatrix, validate
 from algo.hp.mask import HPShape
 
 FORMAT_NAME = "sbf-artifact"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+# Version 2 (issue 3) adds integer artifacts (meta kind "quantized-int8", `algo.quantize.io`);
+# the container is unchanged, so version 1 artifacts stay readable.
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 _HP_PARTS = ("block_ptr", "block_col", "values", "idx")

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
 from algo.hp.model import encoder_prefix
@@ -20,6 +21,8 @@ from algo.hp.model import encoder_prefix
 if TYPE_CHECKING:
     import torch
 
+# Sentences per calibration forward pass (padded, with padding masked out of the statistics).
+CALIB_BATCH = 32
 # Built-in calibration sentences, used when no GLUE data is at hand (tests, quick runs).
 BUILTIN_SENTENCES = (
     "the film is a charming, funny and moving portrait of a family.",
@@ -61,18 +64,24 @@ def encoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 def calibrate(model: torch.nn.Module, tokenizer, texts_a: Sequence[str],
               texts_b: Sequence[str] | None = None, max_length: int = 128,
-              progress: bool = True) -> dict[str, float]:
-    """max |value| of every calibrated tensor over the calibration sentences (float model)."""
+              batch_size: int = CALIB_BATCH, progress: bool = True) -> dict[str, np.ndarray]:
+    """Per-channel max |value| of every calibrated tensor over the calibration sentences.
+
+    Returns float64 vectors [channels] (attention scores: one value per head), taken over
+    real tokens only: padded positions are masked out of every statistic.
+    """
     import torch
 
     layers = encoder_layers(model)
     heads = model.config.num_attention_heads
-    stats: dict[str, float] = {}
+    stats: dict[str, np.ndarray] = {}
     seen: dict[str, torch.Tensor] = {}
+    mask: list[torch.Tensor] = []  # the current batch's attention mask, bool [B, L]
 
     def record(name: str, t: torch.Tensor) -> None:
         seen[name] = t
-        stats[name] = max(stats.get(name, 0.0), float(t.detach().abs().max()))
+        ch = t.detach()[mask[0]].abs().amax(dim=0).double().numpy()  # real tokens only
+        stats[name] = np.maximum(stats[name], ch) if name in stats else ch
 
     handles = []
     for i, layer in enumerate(layers):
@@ -85,19 +94,29 @@ def calibrate(model: torch.nn.Module, tokenizer, texts_a: Sequence[str],
             else:
                 handles.append(mod.register_forward_hook(
                     lambda _m, _a, out, key=key: record(key, out)))
+    pairs = list(texts_a) if texts_b is None else list(zip(texts_a, texts_b, strict=True))
     try:
         with torch.no_grad():
-            for j in tqdm(range(len(texts_a)), desc="calibrate", disable=not progress):
-                pair = (texts_a[j],) if texts_b is None else (texts_a[j], texts_b[j])
-                enc = tokenizer(*pair, truncation=True, max_length=max_length,
+            for j in tqdm(range(0, len(pairs), batch_size), desc="calibrate",
+                          disable=not progress):
+                chunk = pairs[j:j + batch_size]
+                args = (chunk,) if texts_b is None else ([a for a, _ in chunk],
+                                                          [b for _, b in chunk])
+                enc = tokenizer(*args, truncation=True, max_length=max_length, padding=True,
                                 return_tensors="pt")
+                mask[:] = [enc["attention_mask"].bool()]
                 model(**enc)
+                pair_mask = (mask[0][:, None, :, None] & mask[0][:, None, None, :]).double()
                 for i in range(len(layers)):
-                    q, k = seen[f"layer.{i}.query"][0], seen[f"layer.{i}.key"][0]
-                    d = q.shape[-1] // heads
-                    qh = q.view(-1, heads, d).transpose(0, 1)
-                    kh = k.view(-1, heads, d).transpose(0, 1)
-                    record(f"layer.{i}.scores", qh @ kh.transpose(1, 2) / math.sqrt(d))
+                    q, k = seen[f"layer.{i}.query"], seen[f"layer.{i}.key"]
+                    b, n, hidden = q.shape
+                    d = hidden // heads
+                    qh = q.view(b, n, heads, d).transpose(1, 2).double()
+                    kh = k.view(b, n, heads, d).transpose(1, 2).double()
+                    sc = (qh @ kh.transpose(2, 3) / math.sqrt(d) * pair_mask).abs()
+                    per_head = sc.amax(dim=(0, 2, 3)).numpy()
+                    key = f"layer.{i}.scores"
+                    stats[key] = np.maximum(stats[key], per_head) if key in stats else per_head
     finally:
         for h in handles:
             h.remove()

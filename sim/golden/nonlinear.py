@@ -226,13 +226,13 @@ class LayerNormParams:
 
     gamma_int = round(gamma / s_gamma), |gamma_int| < 2**(GAMMA_BITS-1);
     beta_int  = round(beta / s_acc) with s_acc = sqrt(n) / 2**LN_NORM_BITS * s_gamma;
-    mult/shift requantize s_acc to the output scale.
+    mult/shift requantize s_acc to the output scale (one, or one per channel).
     """
 
     gamma: np.ndarray  # int64 [n]
     beta: np.ndarray  # int64 [n] (int32 range)
-    mult: int
-    shift: int
+    mult: int | np.ndarray  # per tensor, or per channel [n] (per-channel output scales)
+    shift: int | np.ndarray
     out_bits: int = 8
 
 

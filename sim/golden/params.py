@@ -15,7 +15,7 @@ import numpy as np
 
 from algo.hp.format import HPMatrix
 from sim.golden.nonlinear import ExpParams, GeluParams, LayerNormParams
-from sim.golden.requant import quantize_multiplier
+from sim.golden.requant import quantize_multiplier, quantize_multipliers
 
 # Widths of the intermediate integer tensors between engines.
 ACT_BITS = 8  # activations fed to every matmul
@@ -33,13 +33,18 @@ SCORE_SCALE = 2.0 ** -SCORE_FRAC_BITS
 class Requant:
     """A per-tensor rescale, requantize(acc, mult, shift, bits): one scale to another."""
 
-    mult: int
-    shift: int
+    mult: int | np.ndarray  # a scalar, or one per channel (last axis)
+    shift: int | np.ndarray
     bits: int
 
     @classmethod
-    def derive(cls, scale_in: float, scale_out: float, bits: int) -> Requant:
-        m, s = quantize_multiplier(scale_in / scale_out)
+    def derive(cls, scale_in: float | np.ndarray, scale_out: float | np.ndarray,
+               bits: int) -> Requant:
+        ratio = np.asarray(scale_in, np.float64) / np.asarray(scale_out, np.float64)
+        if ratio.ndim == 0:
+            m, s = quantize_multiplier(float(ratio))
+            return cls(m, s, bits)
+        m, s = quantize_multipliers(ratio)
         return cls(m, s, bits)
 
 
@@ -87,16 +92,16 @@ class QEncoderLayer:
 class QuantizedModel:
     """The integer encoder stack plus what the host keeps in float.
 
-    The host embeds tokens in float, quantizes them to int8 with `input_scale`, runs the
-    stack, and dequantizes its int8 output with `output_scale`. `host` holds the float
-    tensors it needs (embeddings, pooler, classifier) under their state-dict names;
-    `scales` records every calibrated real scale by name.
+    The host embeds tokens in float, quantizes them to int8 with the per-channel
+    `input_scale`, runs the stack, and dequantizes its int8 output with `output_scale`.
+    `host` holds the float tensors it needs (embeddings, pooler, classifier) under their
+    state-dict names; `scales` records every calibrated real scale by name.
     """
 
     layers: list[QEncoderLayer]
-    input_scale: float
-    output_scale: float
-    scales: dict[str, float] = field(default_factory=dict)
+    input_scale: np.ndarray  # [hidden], per channel
+    output_scale: np.ndarray  # [hidden], per channel
+    scales: dict[str, float | np.ndarray] = field(default_factory=dict)
     host: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
