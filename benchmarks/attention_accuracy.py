@@ -4,11 +4,13 @@ Per task: fine-tune the packaged MiniLM with dense attention (`--base-steps`), t
 that same checkpoint, continue for `--steps` more steps once per variant: dense attention
 (the baseline, so it gets the same extra training), top-k at each `--ks`, and HP pruning at
 `--hp-sparsity` (gradual, `algo.prune.recipes.prune_gradual`) with top-k at `--hp-k` and
-with dense attention. Every variant is scored on the WHOLE dev split; the row also records
-the score of the top-k swap before its extra steps. Training is `algo.train` (the project's
+with dense attention. Every variant is scored on the WHOLE dev split (`--n-dev` takes the
+first n, for smoke runs only); the row also records
+the score before its extra steps (for dense: the base model; for top-k: the base model
+with the attention swapped, no training). Training is `algo.train` (the project's
 only trainer). Rows replace this script's earlier rows in benchmarks/results/accuracy.json
 and keep every other row; `sparsity` is the HP sparsity of the encoder linears, `attention`
-says which attention ran ("dense" or {"topk": k}).
+says which attention ran ("dense" or {"topk": k}); `run` holds the command and machine.
 
     python benchmarks/attention_accuracy.py --tasks SST-2 MRPC [--n-train 4000] \
         [--base-steps 250] [--steps 100] [--ks 8 16 32]
@@ -57,19 +59,21 @@ def set_attention(model: Any, k: int | None) -> None:
     model.set_attn_implementation(algo.attention.ATTN_IMPLEMENTATION)
 
 
-def run_task(task: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+def run_task(task: str, args: argparse.Namespace, run: dict[str, Any]) -> list[dict[str, Any]]:
     from algo.models import load_model
     from algo.prune.recipes import hp_shape_for, load_task_data, make_uniform_plan, prune_gradual
-    from algo.train import TrainConfig, evaluate, first_n, train
+    from algo.train import TrainConfig, evaluate, train
 
     spec = task_spec(task)
     model, tok = load_model(num_labels=spec.num_labels)
     data = load_task_data(spec.name, tok, args.max_length, args.n_train, SEED, args.glue_dir)
-    dev = first_n(data.dev, args.n_dev, SEED)
+    dev = data.dev if args.n_dev is None else data.dev.subset(range(min(args.n_dev,
+                                                                        len(data.dev))))
     cfg = TrainConfig(batch_size=args.batch, lr=args.lr, seed=SEED)
     set_attention(model, None)
     base = train(model, data.train, TrainConfig(**{**cfg.__dict__, "max_steps": args.base_steps}),
                  desc=f"{spec.name} dense base")
+    base_value = evaluate(model, dev, spec.name)[spec.metric]
     more = TrainConfig(**{**cfg.__dict__, "max_steps": args.steps, "warmup_ratio": 0.0})
     design = DesignConfig()
     variants: list[tuple[int | None, float]] = [(None, 0.0)] + [(k, 0.0) for k in args.ks]
@@ -80,7 +84,7 @@ def run_task(task: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         m = copy.deepcopy(model)
         set_attention(m, k)
         label = f"{spec.name} {'dense' if k is None else f'k={k}'} hp={sparsity}"
-        before = evaluate(m, dev, spec.name)[spec.metric] if k is not None else None
+        before = evaluate(m, dev, spec.name)[spec.metric] if k is not None else base_value
         t0 = time.time()
         if sparsity:
             shape = hp_shape_for(sparsity, design.bo, design.bi)
@@ -99,13 +103,13 @@ def run_task(task: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             "train": {"n_train": len(data.train), "base_steps": base.steps,
                       "extra_steps": args.steps, "batch": args.batch, "lr": args.lr,
                       "max_length": args.max_length, "seed": SEED},
-            "wall_s": round(time.time() - t0, 1),
+            "wall_s": round(time.time() - t0, 1), "run": run,
         })
         print(f"{label}: {spec.metric} {metrics[spec.metric]:.4f}", flush=True)
     return rows
 
 
-def merge(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+def merge(path: Path, rows: list[dict[str, Any]]) -> None:
     """Replace this script's rows for the tasks run; keep every other row of the table."""
     data: dict[str, Any] = {"rows": []}
     if path.is_file():
@@ -117,7 +121,6 @@ def merge(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     keep = [r for r in data["rows"]
             if not (r.get("source") == SOURCE and r.get("task") in tasks)]
     data["rows"] = keep + rows
-    data.setdefault("runs", {})[SOURCE] = meta
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -142,15 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     import torch
 
-    t0 = time.time()
-    rows = [row for task in args.tasks for row in run_task(task, args)]
-    meta = {"command": " ".join(["python", *sys.argv]), "kind": "measured",
-            "what": "GLUE dev metric of PyTorch float32 models (not the integer model)",
-            "machine": {"node": platform.node(), "platform": platform.platform(),
-                        "torch_threads": torch.get_num_threads(),
-                        "device": "cuda" if torch.cuda.is_available() else "cpu"},
-            "wall_s": round(time.time() - t0, 1)}
-    merge(args.out, rows, meta)
+    run = {"command": " ".join(["python", *sys.argv]), "kind": "measured",
+           "what": "GLUE dev metric of PyTorch float32 models (not the integer model)",
+           "machine": {"node": platform.node(), "platform": platform.platform(),
+                       "torch_threads": torch.get_num_threads(),
+                       "device": "cuda" if torch.cuda.is_available() else "cpu"}}
+    for task in args.tasks:  # one table update per task: a long run keeps what it finished
+        merge(args.out, run_task(task, args, run))
     return 0
 
 

@@ -83,7 +83,8 @@ class CsimLibrary:
     def gelu(self, layer: int, f: np.ndarray) -> np.ndarray:
         fa = c_array(f, np.int32)
         out = np.zeros(fa.shape, np.int8)
-        self._ok(self.lib.sbf_gelu(ptr(self.image), layer, ptr(fa), fa.size, ptr(out)), "gelu")
+        self._ok(self.lib.sbf_gelu(ptr(self.image), layer, ptr(fa), fa.shape[0], ptr(out)),
+                 "gelu")
         return out
 
     def residual_layernorm(self, layer: int, which: int, branch: np.ndarray,

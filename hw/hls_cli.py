@@ -52,8 +52,9 @@ def register(cli: Cli) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="design config YAML (default: MiniLM on U200)")
-    p.add_argument("--artifact", type=Path, help="HP artifact from `sbf prune` (default: "
-                   "one-shot HP pruning of --model to --density)")
+    p.add_argument("--artifact", type=Path, help="integer artifact (`sbf quantize`) or HP "
+                   "float artifact (`sbf prune`); default: one-shot HP pruning of --model to "
+                   "--density")
     p.add_argument("--model", help="float model name or path (default: packaged MiniLM)")
     p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
                    help=f"kept weight share without --artifact (default {DEFAULT_DENSITY})")

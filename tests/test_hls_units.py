@@ -173,8 +173,9 @@ def test_isqrt_matches_golden(nl_lib, values: list[int]) -> None:
     assert np.array_equal(out, isqrt(v))
 
 
+@pytest.mark.parametrize("per_channel", [False, True])
 @pytest.mark.parametrize("spread", [0, 1, 300, (1 << 15) - 1])
-def test_int_layernorm_matches_golden(nl_lib, spread: int) -> None:
+def test_int_layernorm_matches_golden(nl_lib, spread: int, per_channel: bool) -> None:
     from sim.golden.nonlinear import GAMMA_BITS, LayerNormParams, int_layernorm
 
     n = nl_lib.sbf_test_layernorm_width()
@@ -184,9 +185,15 @@ def test_int_layernorm_matches_golden(nl_lib, spread: int) -> None:
     gmax = 1 << (GAMMA_BITS - 1)
     gamma = c_array(rng.integers(-gmax + 1, gmax, size=n), np.int32)
     beta = c_array(rng.integers(-(1 << 20), 1 << 20, size=n), np.int32)
-    p = LayerNormParams(gamma.astype(np.int64), beta.astype(np.int64), 23170, 22)
+    if per_channel:
+        mult, shift = rng.integers(1 << 14, MULT_MAX + 1, size=n), rng.integers(18, 26, size=n)
+    else:
+        mult, shift = 23170, 22
+    p = LayerNormParams(gamma.astype(np.int64), beta.astype(np.int64), mult, shift)
+    m32 = c_array(np.broadcast_to(mult, (n,)), np.int32)
+    s32 = c_array(np.broadcast_to(shift, (n,)), np.int32)
     out = np.zeros((rows, n), np.int8)
-    nl_lib.sbf_test_int_layernorm(ptr(x), rows, ptr(gamma), ptr(beta), p.mult, p.shift,
+    nl_lib.sbf_test_int_layernorm(ptr(x), rows, ptr(gamma), ptr(beta), ptr(m32), ptr(s32),
                                   ptr(out))
     assert np.array_equal(out, int_layernorm(x, p))
 

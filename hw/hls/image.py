@@ -8,7 +8,8 @@ Layout (little-endian): HEADER_WORDS int32 header, then a directory of LAYER_WOR
 words per layer, then segments, each aligned to ALIGN bytes. Per HP linear the directory
 holds nnzb and the byte offsets of block_ptr, block_col, values, idx (values and idx as
 [Bo][nnzb][m]: PE p's bank is one contiguous slice), bias, mult, shift; then the scalar
-constants of attention, residuals, i-GELU and LayerNorm (gamma/beta are offsets).
+constants of attention and i-GELU; then the offsets of the per-channel int32 arrays of the
+residual alignments, the GELU rescale and the LayerNorms.
 The C++ reader (`weight_image.h`) takes the word indices from the rendered
 `sbf_image_layout.h`, which is generated from the lists below: one definition.
 """
@@ -38,12 +39,16 @@ HEADER_FIELDS = ("magic", "version", "layers", "layer_words", "hidden", "heads",
 HEADER_WORDS = 16
 LINEARS = ("query", "key", "value", "attn_out", "ffn_in", "ffn_out")
 LINEAR_FIELDS = ("nnzb", "block_ptr", "block_col", "values", "idx", "bias", "mult", "shift")
+# Per-layer constants: one int32 word each.
 SCALAR_FIELDS = (
     "score_mult", "score_shift", "exp_q_ln2", "exp_q_b", "exp_q_c",
-    "context_mult", "context_shift", "residual1_mult", "residual1_shift",
-    "ln1_gamma", "ln1_beta", "ln1_mult", "ln1_shift",
-    "gelu_q_b", "gelu_q_one", "gelu_shift", "gelu_out_mult", "gelu_out_shift",
-    "residual2_mult", "residual2_shift",
+    "context_mult", "context_shift", "gelu_q_b", "gelu_q_one", "gelu_shift",
+)
+# Per-channel constants: the byte offset of an int32 array, one entry per channel (a
+# per-tensor value is repeated), so the engines index them the same way either way.
+CHANNEL_FIELDS = (
+    "residual1_mult", "residual1_shift", "ln1_gamma", "ln1_beta", "ln1_mult", "ln1_shift",
+    "gelu_out_mult", "gelu_out_shift", "residual2_mult", "residual2_shift",
     "ln2_gamma", "ln2_beta", "ln2_mult", "ln2_shift",
 )
 # The output width each engine is built for; a layer quantized otherwise is rejected.
@@ -59,7 +64,8 @@ class ImageError(ValueError):
 
 def layer_word_names() -> list[str]:
     """Directory words of one layer, in order: `<linear>_<field>`, then the scalars."""
-    return [f"{lin}_{f}" for lin in LINEARS for f in LINEAR_FIELDS] + list(SCALAR_FIELDS)
+    return ([f"{lin}_{f}" for lin in LINEARS for f in LINEAR_FIELDS] + list(SCALAR_FIELDS)
+            + list(CHANNEL_FIELDS))
 
 
 def layout_enums() -> dict[str, list[tuple[str, int]]]:
@@ -72,10 +78,11 @@ def layout_enums() -> dict[str, list[tuple[str, int]]]:
 
 
 def _layer_enum() -> list[tuple[str, int]]:
-    """W_<LINEAR> is the first word of that linear's fields, W_<SCALAR> a scalar's word."""
+    """W_<LINEAR> is the first word of that linear's fields, W_<NAME> any other word."""
     out = [(f"W_{lin.upper()}", i * len(LINEAR_FIELDS)) for i, lin in enumerate(LINEARS)]
     base = len(LINEARS) * len(LINEAR_FIELDS)
-    out += [(f"W_{n.upper()}", base + i) for i, n in enumerate(SCALAR_FIELDS)]
+    out += [(f"W_{n.upper()}", base + i) for i, n in enumerate((*SCALAR_FIELDS,
+                                                               *CHANNEL_FIELDS))]
     return out
 
 
@@ -145,8 +152,12 @@ def _linear_words(w: _Writer, name: str, q: QLinear, cfg: DesignConfig, out_f: i
     }
 
 
-def _int32_array(where: str, a: np.ndarray, n: int) -> np.ndarray:
-    a = np.broadcast_to(np.asarray(a, dtype=np.int64), (n,))
+def _int32_array(where: str, a: np.ndarray | int, n: int) -> np.ndarray:
+    """`a` as n int32 channels (a per-tensor scalar is repeated)."""
+    a = np.asarray(a, dtype=np.int64)
+    if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != n):
+        raise ImageError(f"{where}: expected a scalar or {n} channels, got shape {a.shape}")
+    a = np.broadcast_to(a, (n,))
     if a.size and (a.min() < INT32_MIN or a.max() > INT32_MAX):
         raise ImageError(f"{where}: values outside int32")
     return a
@@ -168,23 +179,27 @@ def _layer_words(w: _Writer, i: int, layer: QEncoderLayer, cfg: DesignConfig) ->
                          f"{cfg.model.heads}")
     _check_bits(f"layer {i} attention.score.bits", a.score.bits, SCORE_BITS)
     _check_bits(f"layer {i} attention.context.bits", a.context.bits, ACT_BITS)
-    for name, r, bits in (("residual1", layer.residual1, RES_BITS),
-                          ("residual2", layer.residual2, RES_BITS),
-                          ("gelu_out", layer.gelu_out, ACT_BITS)):
-        _check_bits(f"layer {i} {name}.bits", r.bits, bits)
-        words[f"{name}_mult"], words[f"{name}_shift"] = r.mult, r.shift
+    for name, r in (("score", a.score), ("context", a.context)):
+        if np.ndim(r.mult) or np.ndim(r.shift):
+            raise ImageError(f"layer {i} attention.{name}: the engine takes one per-tensor "
+                             f"(mult, shift), got per-channel arrays")
     words.update(score_mult=a.score.mult, score_shift=a.score.shift, exp_q_ln2=a.exp.q_ln2,
                  exp_q_b=a.exp.q_b, exp_q_c=a.exp.q_c, context_mult=a.context.mult,
                  context_shift=a.context.shift, gelu_q_b=layer.gelu.q_b,
                  gelu_q_one=layer.gelu.q_one, gelu_shift=layer.gelu.shift)
+    for name, r, bits, n in (("residual1", layer.residual1, RES_BITS, h),
+                             ("gelu_out", layer.gelu_out, ACT_BITS, f),
+                             ("residual2", layer.residual2, RES_BITS, h)):
+        _check_bits(f"layer {i} {name}.bits", r.bits, bits)
+        for part in ("mult", "shift"):
+            words[f"{name}_{part}"] = w.add(
+                _int32_array(f"layer {i} {name}.{part}", getattr(r, part), n), np.int32)
     for name in ("ln1", "ln2"):
         ln = getattr(layer, name)
         _check_bits(f"layer {i} {name}.out_bits", ln.out_bits, ACT_BITS)
-        words[f"{name}_gamma"] = w.add(_int32_array(f"layer {i} {name}.gamma", ln.gamma, h),
-                                       np.int32)
-        words[f"{name}_beta"] = w.add(_int32_array(f"layer {i} {name}.beta", ln.beta, h),
-                                      np.int32)
-        words[f"{name}_mult"], words[f"{name}_shift"] = ln.mult, ln.shift
+        for part in ("gamma", "beta", "mult", "shift"):
+            words[f"{name}_{part}"] = w.add(
+                _int32_array(f"layer {i} {name}.{part}", getattr(ln, part), h), np.int32)
     return [_check_int32(f"layer {i} {n}", words[n]) for n in layer_word_names()]
 
 

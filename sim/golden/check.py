@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from sim.golden.encoder import AttentionFn, dense_attention, encoder
+from sim.golden.encoder import AttentionFn, dense_attention, encoder_batched
 from sim.golden.params import ACT_BITS, QuantizedModel
 from sim.golden.requant import saturate
 
@@ -139,7 +139,7 @@ def compare(model: torch.nn.Module, qmodel: QuantizedModel, tok: Tokenized,
     ref_hidden, ref_logits = float_outputs(model, tok, progress)
     t1 = time.perf_counter()
     x = host_embed(model, tok, qmodel.input_scale)
-    out = encoder(x, qmodel, tok.lengths, progress=progress, attention=attention)
+    out = encoder_batched(x, qmodel, tok.lengths, progress=progress, attention=attention)
     hidden = out * qmodel.output_scale
     t2 = time.perf_counter()
     cos = cosine(mean_pool(ref_hidden, tok.lengths), mean_pool(hidden, tok.lengths))

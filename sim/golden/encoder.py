@@ -32,6 +32,8 @@ from sim.golden.params import (
 from sim.golden.requant import requantize, saturate
 
 Trace = dict[str, object]
+# Tokens per chunk of `encoder_batched`: intermediates stay in cache-sized arrays.
+CHUNK_TOKENS = 2048
 # What `encoder_layer` records, in dataflow order.
 LAYER_TRACE_NAMES = (
     "input", "query", "key", "value", "scores", "probs", "context", "attn_out",
@@ -139,13 +141,43 @@ def encoder_layer(x: np.ndarray, layer: QEncoderLayer, lengths: Sequence[int] | 
 
 
 def encoder(x: np.ndarray, model: QuantizedModel, lengths: Sequence[int] | None = None,
-            trace: Trace | None = None, progress: bool = False,
-            attention: AttentionFn = dense_attention) -> np.ndarray:
+            trace: Trace | None = None, attention: AttentionFn = dense_attention) -> np.ndarray:
     """The whole stack: int8 x [N, hidden] -> int8 [N, hidden] at `model.output_scale`."""
-    x = saturate(x, ACT_BITS)
-    for i, layer in enumerate(tqdm(model.layers, desc="golden layers", disable=not progress)):
+    x = np.asarray(x, dtype=np.int64)
+    if not np.array_equal(x, saturate(x, ACT_BITS)):
+        raise ValueError(f"encoder input must be int{ACT_BITS} (quantize with input_scale)")
+    for i, layer in enumerate(model.layers):
         t: Trace | None = {} if trace is not None else None
         x = encoder_layer(x, layer, lengths, t, attention)
         if trace is not None:
             trace.update({f"layer.{i}.{k}": v for k, v in t.items()})
     return x
+
+
+def encoder_batched(x: np.ndarray, model: QuantizedModel, lengths: Sequence[int],
+                    chunk_tokens: int = CHUNK_TOKENS, progress: bool = False,
+                    attention: AttentionFn = dense_attention) -> np.ndarray:
+    """`encoder` over many sequences, in chunks of about `chunk_tokens` tokens.
+
+    Sequences are sorted by length (so each chunk has few distinct lengths for attention)
+    and chunked (so intermediate tensors stay small); the result is in the input order and
+    equals one `encoder` call, since sequences never interact.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    order = np.argsort(lengths, kind="stable")
+    chunks, current, size = [], [], 0
+    for i in order:
+        if current and size + lengths[i] > chunk_tokens:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(int(i))
+        size += int(lengths[i])
+    if current:
+        chunks.append(current)
+    out = np.empty_like(x)
+    for chunk in tqdm(chunks, desc="golden model", disable=not progress):
+        rows = np.concatenate([np.arange(starts[i], starts[i] + lengths[i]) for i in chunk])
+        out[rows] = encoder(x[rows], model, lengths[chunk].tolist(), attention=attention)
+    return out

@@ -24,7 +24,10 @@ WEIGHT_BITS = 8
 
 
 def _max_abs(a: np.ndarray) -> int:
-    return int(np.abs(a).max()) if a.size else 0
+    """max |a| without a temporary array; for int8 data the type bound, without a pass."""
+    if a.dtype == np.int8:
+        return 1 << (WEIGHT_BITS - 1)
+    return max(-int(a.min()), int(a.max())) if a.size else 0
 
 
 def exact_dtype(k: int, a_max: int, b_max: int) -> type[np.floating]:

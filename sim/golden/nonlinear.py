@@ -210,10 +210,13 @@ def int_gelu(q: np.ndarray, p: GeluParams) -> np.ndarray:
     ERF_A s_t^2 2**shift, and GELU = x/2 (1 + erf). |out| < 2**15 * 2**(GELU_ONE_BITS+1) < 2**31.
     """
     q = np.asarray(q, dtype=np.int64)
-    a = np.minimum(np.abs(q), p.q_b)
-    mag = ((p.q_one << p.shift) - (a - p.q_b) ** 2) >> p.shift
-    erf = np.sign(q) * mag
-    return q * (erf + p.q_one)
+    t = np.maximum(p.q_b - np.abs(q), 0)  # = q_b - a >= 0; squared below, like (a - q_b)**2
+    np.multiply(t, t, out=t)
+    np.subtract(p.q_one << p.shift, t, out=t)
+    np.right_shift(t, p.shift, out=t)  # mag
+    t *= np.sign(q)  # erf
+    t += p.q_one
+    return q * t
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,16 +19,17 @@ namespace sbf {
 typedef ap_int<RES_BITS> res_t;
 typedef ap_int<GELU_IN_BITS> gelu_in_t;
 
+// Per-channel rescale (a per-tensor one repeats its value in every channel).
 struct requant_params {
-  int32_t mult;
-  int32_t shift;
+  const int32_t* mult;   // [channels]
+  const int32_t* shift;  // [channels]
 };
 
 struct ln_params {
   const int32_t* gamma;  // [hidden]
   const int32_t* beta;   // [hidden]
-  int32_t mult;
-  int32_t shift;
+  const int32_t* mult;   // [hidden]
+  const int32_t* shift;  // [hidden]
 };
 
 struct layer_params {
@@ -74,7 +75,7 @@ tokens:
     for (int c = 0; c < CFG::HIDDEN; ++c) {
 #pragma HLS PIPELINE II = 1
       const int i = t * CFG::HIDDEN + c;
-      const wide_t s = requantize<RES_BITS>(skip[i], align.mult, align.shift);
+      const wide_t s = requantize<RES_BITS>(skip[i], align.mult[c], align.shift[c]);
       r[c] = saturate<RES_BITS>(wide_t(branch[i]) + s);
       residual[i] = r[c];
     }
@@ -87,13 +88,18 @@ tokens:
   }
 }
 
-// mid = requantize(int_gelu(f), gelu_out) to int8, element by element.
-inline void gelu_requant(const gelu_in_t* f, int n, const gelu_params& g,
-                         const requant_params& r, act_t* mid) {
-elements:
-  for (int i = 0; i < n; ++i) {
+// mid = requantize(int_gelu(f), gelu_out) to int8 for f [L][FFN], channel by channel.
+template <class CFG>
+void gelu_requant(const gelu_in_t* f, int L, const gelu_params& g, const requant_params& r,
+                  act_t* mid) {
+tokens:
+  for (int t = 0; t < L; ++t) {
+  channels:
+    for (int c = 0; c < CFG::FFN; ++c) {
 #pragma HLS PIPELINE II = 1
-    mid[i] = requantize<ACT_BITS>(int_gelu(f[i], g), r.mult, r.shift);
+      const int i = t * CFG::FFN + c;
+      mid[i] = requantize<ACT_BITS>(int_gelu(f[i], g), r.mult[c], r.shift[c]);
+    }
   }
 }
 
@@ -115,7 +121,7 @@ template <class CFG>
 void ffn_in_stage(const act_t* ln1, int L, const layer_params& p, act_t* mid) {
   static gelu_in_t f[CFG::MAX_L * CFG::FFN];
   hp_linear<CFG, GELU_IN_BITS>(ln1, L, p.ffn_in, f);
-  gelu_requant(f, L * CFG::FFN, p.gelu, p.gelu_out, mid);
+  gelu_requant<CFG>(f, L, p.gelu, p.gelu_out, mid);
 }
 
 template <class CFG>

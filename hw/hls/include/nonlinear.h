@@ -110,11 +110,11 @@ newton:
   return x;
 }
 
-// LayerNorm of one token x[0..N) with per-channel gamma (int) and beta (int32), then
-// requantization to int8 (the golden int_layernorm with out_bits = 8).
+// LayerNorm of one token x[0..N) with per-channel gamma (int), beta (int32) and output
+// requantization (mult, shift) to int8: the golden int_layernorm with out_bits = 8.
 template <int N, class IN_T>
-void int_layernorm(const IN_T x[N], const int32_t* gamma, const int32_t* beta, mult_t mult,
-                   shift_t shift, act_t out[N]) {
+void int_layernorm(const IN_T x[N], const int32_t* gamma, const int32_t* beta,
+                   const int32_t* mult, const int32_t* shift, act_t out[N]) {
   wide_t sum = 0;
 mean:
   for (int c = 0; c < N; ++c) {
@@ -139,7 +139,7 @@ normalise:
     const wide_t qn =
         saturate<LN_NORM_SAT_BITS>(round_shift(y * recip, LN_RECIP_BITS - LN_NORM_BITS));
     const acc_t acc = add_bias(qn * gamma[c], beta[c]);  // SAT_BIAS
-    out[c] = requantize<ACT_BITS>(acc, mult, shift);       // SAT_REQUANT
+    out[c] = requantize<ACT_BITS>(acc, mult[c], shift[c]);  // SAT_REQUANT
   }
 }
 

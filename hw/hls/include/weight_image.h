@@ -64,23 +64,23 @@ layer_params image_layer(const uint8_t* image, int layer) {
   p.attn.softmax.q_c = d[W_EXP_Q_C];
   p.attn.out_mult = d[W_CONTEXT_MULT];
   p.attn.out_shift = d[W_CONTEXT_SHIFT];
-  p.residual1.mult = d[W_RESIDUAL1_MULT];
-  p.residual1.shift = d[W_RESIDUAL1_SHIFT];
+  p.residual1.mult = image_i32(image, d[W_RESIDUAL1_MULT]);
+  p.residual1.shift = image_i32(image, d[W_RESIDUAL1_SHIFT]);
   p.ln1.gamma = image_i32(image, d[W_LN1_GAMMA]);
   p.ln1.beta = image_i32(image, d[W_LN1_BETA]);
-  p.ln1.mult = d[W_LN1_MULT];
-  p.ln1.shift = d[W_LN1_SHIFT];
+  p.ln1.mult = image_i32(image, d[W_LN1_MULT]);
+  p.ln1.shift = image_i32(image, d[W_LN1_SHIFT]);
   p.gelu.q_b = d[W_GELU_Q_B];
   p.gelu.q_one = d[W_GELU_Q_ONE];
   p.gelu.shift = d[W_GELU_SHIFT];
-  p.gelu_out.mult = d[W_GELU_OUT_MULT];
-  p.gelu_out.shift = d[W_GELU_OUT_SHIFT];
-  p.residual2.mult = d[W_RESIDUAL2_MULT];
-  p.residual2.shift = d[W_RESIDUAL2_SHIFT];
+  p.gelu_out.mult = image_i32(image, d[W_GELU_OUT_MULT]);
+  p.gelu_out.shift = image_i32(image, d[W_GELU_OUT_SHIFT]);
+  p.residual2.mult = image_i32(image, d[W_RESIDUAL2_MULT]);
+  p.residual2.shift = image_i32(image, d[W_RESIDUAL2_SHIFT]);
   p.ln2.gamma = image_i32(image, d[W_LN2_GAMMA]);
   p.ln2.beta = image_i32(image, d[W_LN2_BETA]);
-  p.ln2.mult = d[W_LN2_MULT];
-  p.ln2.shift = d[W_LN2_SHIFT];
+  p.ln2.mult = image_i32(image, d[W_LN2_MULT]);
+  p.ln2.shift = image_i32(image, d[W_LN2_SHIFT]);
   return p;
 }
 

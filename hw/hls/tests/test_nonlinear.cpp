@@ -35,9 +35,10 @@ void sbf_test_isqrt(const int64_t* v, int n, int64_t* out) {
 
 int sbf_test_layernorm_width(void) { return UNIT_LN_N; }
 
-// rows x 32 integers -> int8, with per-channel gamma/beta and one requantization.
+// rows x 32 integers -> int8, with per-channel gamma, beta, mult and shift.
 void sbf_test_int_layernorm(const int64_t* x, int rows, const int32_t* gamma,
-                            const int32_t* beta, int mult, int shift, int8_t* out) {
+                            const int32_t* beta, const int32_t* mult, const int32_t* shift,
+                            int8_t* out) {
   for (int r = 0; r < rows; ++r) {
     sbf::wide_t in[UNIT_LN_N];
     sbf::act_t y[UNIT_LN_N];
