@@ -154,7 +154,9 @@ def test_qkv_are_pooled_over_groups() -> None:
         times = [cost.op_cycles(op, 0, 20, g) for g in range(1, 40)]
         assert all(b <= a for a, b in zip(times, times[1:], strict=False)), op.name
     times = [cost.stage_cycles(ENCODER_OPS, 0, 20, g) for g in range(1, 40)]
-    assert all(b <= 1.001 * a for a, b in zip(times, times[1:], strict=False))
+    # within 0.5%: with one attention engine per head the spmm stages dominate and one
+    # round-robin step costs 0.18% (measured at g=22 on the default config)
+    assert all(b <= 1.005 * a for a, b in zip(times, times[1:], strict=False))
 
 
 def test_design_on_u200_fits_and_reports() -> None:
@@ -174,7 +176,8 @@ def test_design_on_u200_fits_and_reports() -> None:
 
 
 def test_weights_stream_from_ddr_on_a_small_board() -> None:
-    cfg = DesignConfig.from_yaml().replace(board="kv260", model=BERT_BASE)
+    # one attention engine: twelve do not fit the KV260 next to a PE group
+    cfg = DesignConfig.from_yaml().replace(board="kv260", model=BERT_BASE, attn_heads_parallel=1)
     design = build_design(cfg, load_board("kv260"), uniform_weights(cfg, 0.2), in_flight=2)
     est = estimate(design, [64])
     assert not est["weights"]["on_chip"]

@@ -63,13 +63,14 @@ def residual_add(branch: np.ndarray, skip: np.ndarray, align: Requant) -> np.nda
     return saturate(branch + rescale(skip, align), RES_BITS)
 
 
-def _sequence_groups(lengths: Sequence[int]) -> dict[int, np.ndarray]:
-    """For each distinct length, the token rows [n_seq, L] of its sequences."""
+def _sequence_groups(lengths: Sequence[int]) -> dict[int, tuple[list[int], np.ndarray]]:
+    """For each distinct length L: the indices of its sequences and their token rows [n, L]."""
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    groups: dict[int, list[int]] = {}
+    ids: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
-        groups.setdefault(int(n), []).append(i)
-    return {n: starts[np.asarray(ids)][:, None] + np.arange(n) for n, ids in groups.items()}
+        ids.setdefault(int(n), []).append(i)
+    return {n: (seqs, starts[np.asarray(seqs)][:, None] + np.arange(n))
+            for n, seqs in ids.items()}
 
 
 def dense_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, lengths: Sequence[int],
@@ -84,11 +85,9 @@ def dense_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, lengths: Sequen
     n_tok, hidden = q.shape
     d = hidden // p.heads
     out = np.zeros((n_tok, hidden), dtype=np.int64)
-    per_seq: dict[str, list] = {"scores": [None] * len(lengths), "probs": [None] * len(lengths)}
-    seq_ids: dict[int, list[int]] = {}
-    for i, n in enumerate(lengths):
-        seq_ids.setdefault(int(n), []).append(i)
-    for n, rows in _sequence_groups(lengths).items():
+    scores_of: list = [None] * len(lengths)
+    probs_of: list = [None] * len(lengths)
+    for n, (seqs, rows) in _sequence_groups(lengths).items():
         def heads(t: np.ndarray, rows: np.ndarray = rows, n: int = n) -> np.ndarray:
             return t[rows].reshape(len(rows), n, p.heads, d).transpose(0, 2, 1, 3)
 
@@ -97,10 +96,10 @@ def dense_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, lengths: Sequen
         probs = int_softmax(scores, p.exp)
         ctx = rescale(exact_matmul(probs, vh), p.context)  # [B, h, L, d]
         out[rows] = ctx.transpose(0, 2, 1, 3).reshape(len(rows), n, hidden)
-        for j, s in enumerate(seq_ids[n]):
-            per_seq["scores"][s], per_seq["probs"][s] = scores[j], probs[j]
+        for j, s in enumerate(seqs):
+            scores_of[s], probs_of[s] = scores[j], probs[j]
     if trace is not None:
-        trace.update(per_seq)
+        trace.update({"scores": scores_of, "probs": probs_of})
     return out
 
 
