@@ -1,4 +1,4 @@
-"""A tiny random BERT and its integer model, shared by the golden-model and quantize tests."""
+"""A tiny random BERT shared by the golden-model and quantize tests (no tests of its own)."""
 
 from __future__ import annotations
 

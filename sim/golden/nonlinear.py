@@ -74,6 +74,7 @@ def _round_shift(v: np.ndarray, shift: int) -> np.ndarray:
 # Newton steps that always suffice from x0 = 2**ceil(bits/2) for n < 2**62 (see tests).
 ISQRT_MAX_ITERS = 8
 
+
 def isqrt(n: np.ndarray) -> np.ndarray:
     """floor(sqrt(n)) exactly, element-wise, for int64 n >= 0, by Newton's iteration.
 

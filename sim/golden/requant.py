@@ -82,9 +82,11 @@ def requantize(acc: np.ndarray, mult: np.ndarray | int, shift: np.ndarray | int,
         raise ValueError(f"requantization shift out of [{SHIFT_MIN}, {SHIFT_MAX}]")
     if np.any((mult < 0) | (mult > MULT_MAX)):
         raise ValueError(f"requantization multiplier out of [0, {MULT_MAX}]")
-    prod = acc * mult
-    y = (prod + (np.int64(1) << (shift - 1))) >> shift
-    return saturate(y, bits)
+    y = np.asarray(acc * mult)  # a fresh int64 array: the steps below work in place on it
+    y += np.int64(1) << (shift - 1)
+    y >>= shift
+    lo, hi = int_range(bits)
+    return np.clip(y, lo, hi, out=y)
 
 
 def add_bias(acc: np.ndarray, bias: np.ndarray) -> np.ndarray:
