@@ -327,6 +327,11 @@ def run_bench(traces: dict[str, np.ndarray], models: Sequence[str] = MODELS,
                     rows += mrows
                     notes += [n for n in mnotes if n not in notes]
     machine["load_average_1m_at_end"] = _load_average()
+    notes.append(f"CPU figures measured with the 1-minute load average at "
+                 f"{machine['load_average_1m_at_start']} (start) and "
+                 f"{machine['load_average_1m_at_end']} (end) on {machine['cores']} cores: "
+                 "a load near or above the core count means other processes shared the "
+                 "CPU and the measured latencies are upper bounds")
     if not any(r["system"] == "torch-int8-dynamic" for r in rows):
         notes.append("PyTorch int8 rows left out: quantize_dynamic failed on this torch")
     return {

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "hw.hls_cli",
     "sim.rtl.cli",
     "host.run_cli",
+    "host.demo",
     "sim.golden.cli",
 ]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from algo.quantize.calibrate import BUILTIN_SENTENCES, calibrate
+from algo.quantize.calibrate import calibrate
 from algo.quantize.convert import quantize_model
+from algo.sentences import CALIBRATION_SENTENCES
 from sim.golden.check import compare, host_embed, tokenize
 from sim.golden.encoder import LAYER_TRACE_NAMES, encoder, encoder_batched, encoder_layer
 from sim.golden.nonlinear import PROB_MAX
@@ -22,7 +23,7 @@ TINY_COSINE_MIN = 0.98
 @pytest.fixture(scope="module")
 def tiny() -> tuple:
     model, tok = tiny_model()
-    texts = list(BUILTIN_SENTENCES)
+    texts = list(CALIBRATION_SENTENCES)
     qm = quantize_model(model, calibrate(model, tok, texts, progress=False))
     tokens = tokenize(tok, texts)
     return model, qm, tokens, host_embed(model, tokens, qm.input_scale)
@@ -78,6 +79,6 @@ def test_encoder_rejects_non_int8_input(tiny: tuple) -> None:
 def test_tiny_model_fidelity(tiny: tuple) -> None:
     model, qm, tokens, _ = tiny
     result = compare(model, qm, tokens)
-    assert result["n"] == len(BUILTIN_SENTENCES)
+    assert result["n"] == len(CALIBRATION_SENTENCES)
     assert result["cosine_min"] > TINY_COSINE_MIN
     assert 0.0 <= result["agreement"] <= 1.0

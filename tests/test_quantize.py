@@ -11,9 +11,10 @@ import pytest
 from algo.hp import HPShape, encode, hp_mask
 from algo.hp.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from algo.hp.format import decode
-from algo.quantize.calibrate import BUILTIN_SENTENCES, calibrate
+from algo.quantize.calibrate import calibrate
 from algo.quantize.convert import WEIGHT_MAX, quantize_model, quantize_weight
 from algo.quantize.io import KIND_QUANTIZED, load_quantized, save_quantized
+from algo.sentences import CALIBRATION_SENTENCES
 from sim.golden.check import compare, host_embed, tokenize
 from sim.golden.encoder import encoder
 from tests.golden_fixtures import tiny_model
@@ -26,7 +27,7 @@ HP_COSINE_MIN = 0.98  # tiny random BERT, HP-pruned to 25 %, against its float p
 @pytest.fixture(scope="module")
 def tiny() -> tuple:
     model, tok = tiny_model()
-    stats = calibrate(model, tok, list(BUILTIN_SENTENCES), progress=False)
+    stats = calibrate(model, tok, list(CALIBRATION_SENTENCES), progress=False)
     return model, tok, stats, quantize_model(model, stats)
 
 
@@ -48,7 +49,7 @@ def test_weights_are_symmetric_int8_per_row() -> None:
 
 def test_calibration_skips_padding(tiny: tuple) -> None:
     model, tok, stats, _ = tiny
-    texts = list(BUILTIN_SENTENCES)
+    texts = list(CALIBRATION_SENTENCES)
     one_by_one = calibrate(model, tok, texts, batch_size=1, progress=False)
     assert stats.keys() == one_by_one.keys()
     for k in stats:
@@ -61,7 +62,7 @@ def test_artifact_round_trip_is_bit_exact(tiny: tuple, tmp_path: Path) -> None:
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["version"] == 2 and manifest["meta"]["kind"] == KIND_QUANTIZED
     back = load_quantized(path)
-    tokens = tokenize(tok, list(BUILTIN_SENTENCES))
+    tokens = tokenize(tok, list(CALIBRATION_SENTENCES))
     x = host_embed(model, tokens, qm.input_scale)
     assert np.array_equal(encoder(x, back, tokens.lengths), encoder(x, qm, tokens.lengths))
     assert np.array_equal(back.output_scale, qm.output_scale)
@@ -94,7 +95,7 @@ def test_hp_pruned_model_quantizes_and_keeps_its_pattern(tiny: tuple) -> None:
     model, tok, _, _ = tiny
     pruned, _ = tiny_model()
     hp_layers = prune_model_oneshot(pruned, 0.25, HPShape(16, 16, 4))
-    texts = list(BUILTIN_SENTENCES)
+    texts = list(CALIBRATION_SENTENCES)
     qm = quantize_model(pruned, calibrate(pruned, tok, texts, progress=False), hp_layers)
     q = qm.layers[0].ffn_in.hp
     ref = hp_layers["layer.0.intermediate.dense"]

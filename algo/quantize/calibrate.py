@@ -23,21 +23,6 @@ if TYPE_CHECKING:
 
 # Sentences per calibration forward pass (padded, with padding masked out of the statistics).
 CALIB_BATCH = 32
-# Built-in calibration sentences, used when no GLUE data is at hand (tests, quick runs).
-BUILTIN_SENTENCES = (
-    "the film is a charming, funny and moving portrait of a family.",
-    "a dull, lifeless movie that never finds its footing.",
-    "the performances are strong but the script lets everyone down.",
-    "it's a smart, well-crafted thriller with a terrific final act.",
-    "i could not wait for it to end.",
-    "an ambitious failure, yet oddly compelling from start to finish.",
-    "the kitchen was closed when we arrived, so we ate at the station.",
-    "researchers measured the latency of the accelerator on sequences of many lengths.",
-    "Quantization maps real numbers to integers with a scale.",
-    "What time does the next train to the airport leave?",
-    "He said the results were encouraging, although more work is needed.",
-    "a masterpiece.",
-)
 
 # (trace name, submodule of encoder layer i, "in" = its first input | "out" = its output)
 _POINTS = (

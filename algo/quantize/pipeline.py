@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from algo.hp.artifact import ArtifactError, load_artifact
 from algo.hp.format import HPMatrix
-from algo.quantize.calibrate import BUILTIN_SENTENCES, calibrate
+from algo.quantize.calibrate import calibrate
 from algo.quantize.convert import quantize_model
 from algo.quantize.io import KIND_QUANTIZED, META_KIND, from_artifact
+from algo.sentences import CALIBRATION_SENTENCES
 from sim.golden.params import QuantizedModel
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def calibration_texts(task: str | None, n: int, glue_dir: str | os.PathLike | No
                     {"source": f"{data.task}/{CALIB_SPLIT}", "n": min(n, len(data))})
     else:
         info = {"source": "builtin"}
-    texts = list(BUILTIN_SENTENCES)
+    texts = list(CALIBRATION_SENTENCES)
     return texts, None, {**info, "n": len(texts)}
 
 

@@ -21,7 +21,7 @@ from sim.golden.params import QuantizedModel
 
 CHECK_TASK = "SST-2"
 CHECK_SPLIT = "dev"
-CALIBRATION_SENTENCES = 64
+CALIBRATION_COUNT = 64
 
 
 @dataclass
@@ -57,7 +57,7 @@ def load_source(cfg: DesignConfig, artifact: Path | None = None, model: str | No
         src.hp_layers = prune_model_oneshot(src.model, density,
                                             HPShape(cfg.bo, cfg.bi, cfg.m))
         how.update(pruning="one-shot magnitude", density=density)
-    texts_a, texts_b, info = calibration_texts(CHECK_TASK, CALIBRATION_SENTENCES, glue_dir)
+    texts_a, texts_b, info = calibration_texts(CHECK_TASK, CALIBRATION_COUNT, glue_dir)
     qm = quantize_source(src, texts_a, texts_b, cfg.max_length, progress=False)
     return SourceModel(src.model, src.tokenizer, qm, {**how, "calibration": info})
 
@@ -65,12 +65,12 @@ def load_source(cfg: DesignConfig, artifact: Path | None = None, model: str | No
 def _check_texts(glue_dir: str | None, limit: int) -> tuple[list[str], str]:
     """SST-2 dev sentences, or the built-in ones when the GLUE data is absent."""
     from algo.glue import GlueError, load_split
-    from algo.quantize.calibrate import BUILTIN_SENTENCES
+    from algo.sentences import DEMO_SENTENCES
 
     try:
         data = load_split(CHECK_TASK, CHECK_SPLIT, glue_dir)
     except GlueError as e:
-        return list(BUILTIN_SENTENCES), f"built-in sentences (no GLUE data: {e})"
+        return list(DEMO_SENTENCES), f"built-in sentences (no GLUE data: {e})"
     return list(data.texts_a[:limit]), f"GLUE {CHECK_TASK} {CHECK_SPLIT}"
 
 

@@ -28,8 +28,9 @@ def synthetic_model(cfg: DesignConfig = SMALL, density: float = DENSITY) -> Quan
 
     from algo.hp.model import prune_model_oneshot
     from algo.models import load_tokenizer
-    from algo.quantize.calibrate import BUILTIN_SENTENCES, calibrate
+    from algo.quantize.calibrate import calibrate
     from algo.quantize.convert import quantize_model
+    from algo.sentences import CALIBRATION_SENTENCES
 
     tok = load_tokenizer()
     d = cfg.model
@@ -41,6 +42,6 @@ def synthetic_model(cfg: DesignConfig = SMALL, density: float = DENSITY) -> Quan
         model = BertForSequenceClassification(bert_cfg).eval()
     shape = HPShape(cfg.bo, cfg.bi, cfg.m)
     hp = prune_model_oneshot(model, density, shape)
-    stats = calibrate(model, tok, list(BUILTIN_SENTENCES), max_length=cfg.max_length,
+    stats = calibrate(model, tok, list(CALIBRATION_SENTENCES), max_length=cfg.max_length,
                       progress=False)
     return quantize_model(model, stats, hp, dense_shape=shape)

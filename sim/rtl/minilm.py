@@ -18,15 +18,10 @@ from scipy.special import erf
 
 from algo.hp import HPShape
 from algo.models import default_model_path
+from algo.sentences import DEMO_SENTENCES
 from sim.rtl.spmm_case import SpmmCase, quantize_layer
 
 LN_EPS = 1e-12  # BERT's LayerNorm epsilon
-FALLBACK_SENTENCES = (
-    "it 's a charming and often affecting journey .",
-    "the film is strictly routine , but the actors make it watchable .",
-    "a sharp , funny and surprisingly moving portrait of a family in crisis .",
-    "nothing in the script rises above the level of a late night television movie .",
-)
 # encoder_linears-style names -> (safetensors prefix template, input: "hidden" or "ffn")
 LAYER_KINDS = {
     "attention.self.query": "hidden",
@@ -52,7 +47,7 @@ def sentences() -> tuple[str, ...]:
     try:
         return tuple(load_split("SST-2", "dev").texts_a)
     except GlueError:
-        return FALLBACK_SENTENCES
+        return DEMO_SENTENCES
 
 
 def token_ids(length: int, seed: int = 0) -> np.ndarray:
