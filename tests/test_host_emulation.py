@@ -19,11 +19,12 @@ MAX_BATCH = 4
 
 @pytest.fixture(scope="module")
 def small() -> tuple[DesignConfig, QuantizedHostModel, list[np.ndarray]]:
-    from hw.hls.synthetic import SMALL, VOCAB, synthetic_model
+    from hw.hls.synthetic import SMALL, synthetic_model
 
     model = QuantizedHostModel(synthetic_model(SMALL))
     rng = np.random.default_rng(SEED)
-    ids = [rng.integers(1, VOCAB, n) for n in LENGTHS]
+    vocab = model.float_model.config.vocab_size
+    ids = [rng.integers(1, vocab, n) for n in LENGTHS]
     return SMALL, model, ids
 
 
