@@ -20,7 +20,6 @@ import numpy as np
 from host.cli import Cli, CliError
 
 DEFAULT_CALIBRATION = 64  # train sentences for the static activation scales
-CALIBRATION_SPLIT = "train"
 BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 
@@ -30,7 +29,7 @@ def register(cli: Cli) -> None:
     p = cli.command("run", _run, help="run a GLUE split through the accelerator (board or "
                                       "emulation) and check it against golden and float")
     p.add_argument("--artifact", required=True, type=Path,
-                   help="HP artifact (from `sbf prune`)")
+                   help="HP float artifact (`sbf prune`) or integer one (`sbf quantize`)")
     p.add_argument("--design", type=Path, help="rendered project or xclbin (default: render "
                                                "the artifact for --config, emulation only)")
     p.add_argument("--config", type=Path, help="design config YAML when no --design "
@@ -41,8 +40,8 @@ def register(cli: Cli) -> None:
     p.add_argument("--split", default="dev", help="split to score (default dev)")
     p.add_argument("--limit", type=int, help="first N examples only")
     p.add_argument("--calibration", type=int, default=DEFAULT_CALIBRATION,
-                   help=f"{CALIBRATION_SPLIT} sentences for calibration "
-                        f"(default {DEFAULT_CALIBRATION})")
+                   help="train sentences for calibration when the artifact is not "
+                        f"quantized yet (default {DEFAULT_CALIBRATION})")
     p.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
                    help="sequences per kernel call")
     p.add_argument("--truncate", action="store_true",
@@ -75,29 +74,29 @@ def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def integer_model(artifact: Path, task: str, calibration: int, glue_dir: str | None,
                   cfg: Any) -> tuple[Any, Any, Any]:
-    """(float HP model, its tokenizer, integer model) from an HP artifact.
+    """(float model, its tokenizer, integer model) from an integer or an HP float artifact.
 
-    The float model is the artifact's own (its head included, fine-tuned or not); any
-    linear the artifact left dense is stored with the design's block geometry.
+    An integer artifact (`sbf quantize`) is used as it is, with the float model it records;
+    an HP float one is calibrated on the task's train split (or the built-in sentences
+    without GLUE data); linears it left dense get the design's block geometry.
     """
-    from algo.glue import load_split
-    from algo.hp.artifact import load_artifact
     from algo.hp.mask import HPShape
-    from algo.hp.model import load_hp_model
-    from algo.models import load_tokenizer
-    from algo.quantize.calibrate import calibrate
-    from algo.quantize.convert import quantize_model
+    from algo.quantize.pipeline import (
+        calibration_texts,
+        is_quantized,
+        load_float,
+        load_quantized_with_source,
+        quantize_source,
+    )
 
-    art = load_artifact(artifact)
-    model = load_hp_model(art)
-    tokenizer = load_tokenizer(art.meta.get("model"))
-    calib = load_split(task, CALIBRATION_SPLIT, glue_dir)
-    n = min(calibration, len(calib))
-    stats = calibrate(model, tokenizer, calib.texts_a[:n],
-                      calib.texts_b[:n] if calib.texts_b is not None else None,
-                      max_length=cfg.max_length, progress=False)
-    shape = HPShape(cfg.bo, cfg.bi, cfg.m)
-    return model, tokenizer, quantize_model(model, stats, art.hp_layers, dense_shape=shape)
+    if is_quantized(artifact):
+        qmodel, src = load_quantized_with_source(artifact)
+        return src.model, src.tokenizer, qmodel
+    src = load_float(artifact=artifact)
+    texts_a, texts_b, _ = calibration_texts(task, calibration, glue_dir)
+    qmodel = quantize_source(src, texts_a, texts_b, cfg.max_length, progress=False,
+                             dense_shape=HPShape(cfg.bo, cfg.bi, cfg.m))
+    return src.model, src.tokenizer, qmodel
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from algo.hp.artifact import ArtifactError, load_artifact
 from algo.hp.format import HPMatrix
+from algo.hp.mask import HPShape
 from algo.quantize.calibrate import calibrate
 from algo.quantize.convert import quantize_model
 from algo.quantize.io import KIND_QUANTIZED, META_KIND, from_artifact
@@ -79,11 +80,20 @@ def calibration_texts(task: str | None, n: int, glue_dir: str | os.PathLike | No
 
 
 def quantize_source(src: FloatSource, texts_a: list[str], texts_b: list[str] | None,
-                    max_length: int, progress: bool = True) -> QuantizedModel:
-    """Calibrate the float model on the texts and convert it."""
+                    max_length: int, progress: bool = True,
+                    dense_shape: HPShape | None = None) -> QuantizedModel:
+    """Calibrate the float model on the texts and convert it.
+
+    `dense_shape` is the block geometry for linears the source left dense (a design's).
+    """
     stats = calibrate(src.model, src.tokenizer, texts_a, texts_b, max_length,
                       progress=progress)
-    return quantize_model(src.model, stats, src.hp_layers)
+    return quantize_model(src.model, stats, src.hp_layers, dense_shape=dense_shape)
+
+
+def is_quantized(path: str | os.PathLike) -> bool:
+    """Whether the artifact at `path` is an integer one (else an HP float one)."""
+    return load_artifact(path).meta.get(META_KIND) == KIND_QUANTIZED
 
 
 def load_quantized_with_source(path: str | os.PathLike,
