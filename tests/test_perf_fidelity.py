@@ -18,17 +18,14 @@ from benchmarks.perf_fidelity import (
     random_cases,
 )
 from sim.rtl.runner import DEFAULT_BUILD_ROOT
-from sim.rtl.simulators import SimulatorMissing, find_simulator
+from tests.rtl_helpers import simulator
 
 CASES = 6
 
 
 @pytest.mark.xdist_group("rtl_verilator")
 def test_models_within_5_percent_of_verilator_cycles() -> None:
-    try:
-        find_simulator("verilator")
-    except SimulatorMissing as e:
-        pytest.skip(str(e))
+    simulator("verilator")
     params, _ = ENGINES[0]  # the RTL tests' small engine
     rows = measured_rows(params, random_cases(params, CASES, np.random.default_rng(7)),
                          DEFAULT_BUILD_ROOT)

@@ -21,27 +21,16 @@ from sim.rtl.attention_case import (
 from sim.rtl.attention_sim import simulate_attention
 from sim.rtl.cycles import attention_cycles, attention_estimate_cycles, attention_exact_cycles
 from sim.rtl.runner import ENGINES, lint
-from sim.rtl.simulators import SimulatorMissing, find_simulator
 from sim.rtl.stimulus import StimulusOptions
+from tests.rtl_helpers import SIMS, simulator
 
 SMALL = AttentionParams(d=8, max_len=32, max_k=4)
-
-
-def _simulator(name: str):
-    try:
-        return find_simulator(name)
-    except SimulatorMissing as e:
-        pytest.skip(str(e))
-
-
-SIMS = [pytest.param("verilator", marks=pytest.mark.xdist_group("rtl_verilator")),
-        pytest.param("icarus", marks=pytest.mark.xdist_group("rtl_icarus"))]
 
 
 @pytest.mark.parametrize("sim_name", SIMS)
 def test_bit_exact_under_gaps_and_backpressure(sim_name: str) -> None:
     """Real MiniLM Q/K/V (L = 1, 13, max), ties, k = 1, L < k, with random stream gaps."""
-    sim = _simulator(sim_name)
+    sim = simulator(sim_name)
     rng = np.random.default_rng(2)
     cases = [minilm_case(SMALL, n, SMALL.max_k) for n in (1, 13, SMALL.max_len)]
     cases += [random_case("ties", SMALL, 20, SMALL.max_k, rng, ties=True),
@@ -55,7 +44,7 @@ def test_bit_exact_under_gaps_and_backpressure(sim_name: str) -> None:
 
 @pytest.mark.parametrize("sim_name", SIMS)
 def test_cycles_and_counters_match_formula(sim_name: str) -> None:
-    sim = _simulator(sim_name)
+    sim = simulator(sim_name)
     rng = np.random.default_rng(6)
     cases = [random_case(f"L{n}k{k}", SMALL, n, k, rng)
              for n, k in ((1, 1), (2, 4), (9, 3), (32, 4))]
@@ -72,7 +61,7 @@ def test_cycles_and_counters_match_formula(sim_name: str) -> None:
                                     AttentionParams(5, 17, 3)],
                          ids=["small", "minilm-u200", "odd"])
 def test_verilator_lint_wall_clean(params: AttentionParams) -> None:
-    assert lint(ENGINES["attention"], params.hdl_parameters(), _simulator("verilator")) == ""
+    assert lint(ENGINES["attention"], params.hdl_parameters(), simulator("verilator")) == ""
 
 
 def test_exact_part_is_linear_in_length_for_fixed_k() -> None:

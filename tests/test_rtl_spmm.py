@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hw.config import DesignConfig, ModelDims
 from sim.rtl.cycles import spmm_cycles, spmm_utilization, tile_sizes
 from sim.rtl.runner import ENGINES, lint
-from sim.rtl.simulators import SimulatorMissing, find_simulator
 from sim.rtl.spmm_case import (
     SpmmParams,
     drop_blockrows,
@@ -26,20 +25,10 @@ from sim.rtl.spmm_case import (
 )
 from sim.rtl.spmm_sim import formula_config, simulate_spmm
 from sim.rtl.stimulus import StimulusOptions
+from tests.rtl_helpers import SIMS, simulator
 
 SMALL = SpmmParams(bo=4, bi=8, m=2, t=4, max_nbr=8, max_nbc=8, max_nnzb=64, max_len=32)
 DENSITY = 0.2
-
-
-def _simulator(name: str):
-    try:
-        return find_simulator(name)
-    except SimulatorMissing as e:
-        pytest.skip(str(e))
-
-
-SIMS = [pytest.param("verilator", marks=pytest.mark.xdist_group("rtl_verilator")),
-        pytest.param("icarus", marks=pytest.mark.xdist_group("rtl_icarus"))]
 
 
 def _real_cases():
@@ -64,7 +53,7 @@ def _corner_cases(rng: np.random.Generator):
 @pytest.mark.parametrize("sim_name", SIMS)
 def test_bit_exact_under_gaps_and_backpressure(sim_name: str) -> None:
     """Real MiniLM weights on real text, L = 1 and L = max, empty block-rows, random gaps."""
-    sim = _simulator(sim_name)
+    sim = simulator(sim_name)
     cases = _real_cases() + _corner_cases(np.random.default_rng(1))
     rows = simulate_spmm(cases, SMALL, sim, StimulusOptions(seed=3))
     bad = [(r["name"], r["mismatches"]) for r in rows if not r["bit_exact"]]
@@ -76,7 +65,7 @@ def test_bit_exact_under_gaps_and_backpressure(sim_name: str) -> None:
 @pytest.mark.parametrize("sim_name", SIMS)
 def test_cycles_match_formula(sim_name: str) -> None:
     """With ideal streams the measured cycles equal sim/rtl/cycles.py exactly."""
-    sim = _simulator(sim_name)
+    sim = simulator(sim_name)
     rng = np.random.default_rng(5)
     cases = []
     for i in range(8):
@@ -98,7 +87,7 @@ def test_cycles_match_formula(sim_name: str) -> None:
                                     SpmmParams(3, 5, 3, 3, 5, 7, 33, 17)],
                          ids=["small", "minilm-u200", "odd"])
 def test_verilator_lint_wall_clean(params: SpmmParams) -> None:
-    assert lint(ENGINES["spmm"], params.hdl_parameters(), _simulator("verilator")) == ""
+    assert lint(ENGINES["spmm"], params.hdl_parameters(), simulator("verilator")) == ""
 
 
 def test_formula_reaches_utilization_target_on_minilm_shapes() -> None:

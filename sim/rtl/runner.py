@@ -23,7 +23,7 @@ from cocotb_tools.runner import get_runner
 
 from sim.rtl.attention_case import lut_hex
 from sim.rtl.simulators import Simulator
-from sim.rtl.stimulus import StimulusOptions
+from sim.rtl.stimulus import CASES_ENV, RESULTS_ENV, StimulusOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RTL_DIR = REPO_ROOT / "hw" / "rtl"
@@ -109,8 +109,7 @@ def run_cases(engine: Engine, parameters: dict[str, int], cases: Sequence[Any],
         runner.test(test_module=engine.testbench, hdl_toplevel=engine.toplevel,
                     build_dir=build_dir, test_dir=run_dir, waves=waves,
                     results_xml=str(run_dir / "results.xml"), log_file=log,
-                    extra_env={"SBF_RTL_CASES": str(cases_file),
-                               "SBF_RTL_RESULTS": str(results_file)})
+                    extra_env={CASES_ENV: str(cases_file), RESULTS_ENV: str(results_file)})
         _, failed = get_results(run_dir / "results.xml")
     except (SystemExit, Exception) as e:
         raise RtlSimError(f"{sim.name} simulation of {engine.toplevel} failed ({e}); "

@@ -9,6 +9,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
+CASES_ENV = "SBF_RTL_CASES"  # the runner's case file (pickled cases and options) for a bench
+RESULTS_ENV = "SBF_RTL_RESULTS"  # where the bench writes its per-case results (JSON)
 CLOCK_NS = 10
 RESET_CYCLES = 4
 TIMEOUT_FACTOR = 20  # a run slower than this times its ideal cycles is a hang
