@@ -24,7 +24,8 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def _row(task: str, variant: str, sparsity: float, value: float) -> dict:
     metric = "f1" if task == "MRPC" else "accuracy"
-    row = {"task": task, "variant": variant, "target_sparsity": sparsity, "metric": metric,
+    row = {"source": "benchmarks/accuracy.py", "task": task, "variant": variant,
+           "target_sparsity": sparsity, "metric": metric,
            "dev": {metric: value}, "encoder_sparsity": sparsity, "train_examples": 100,
            "epochs": 1.0, "wall_s": 1.0, "machine": {"cpu": "x", "cores": 2, "device": "cpu"}}
     if variant != "dense":
@@ -36,11 +37,12 @@ def test_rows_accumulate_and_render_the_targets(bench) -> None:
     rows = [_row("SST-2", "dense", 0.0, 0.90), _row("SST-2", "uniform", 0.8, 0.885),
             _row("SST-2", "searched", 0.8, 0.887), _row("MRPC", "dense", 0.0, 0.88),
             _row("MRPC", "uniform", 0.8, 0.85)]
+    bench.RESULTS.write_text(json.dumps({"rows": [{"source": "other.py", "task": "MRPC"}]}))
     for r in rows:
         bench.save_row(r)
     bench.save_row(_row("SST-2", "uniform", 0.8, 0.886))  # a rerun replaces its row
     saved = json.loads(bench.RESULTS.read_text())["rows"]
-    assert len(saved) == 5
+    assert len(saved) == 6 and saved[0] == {"source": "other.py", "task": "MRPC"}
     doc = bench.DOC.read_text()
     assert "| SST-2 | uniform | 80% | 80.0% | 16,16,4 | accuracy 88.6 | -1.4 |" in doc
     assert "Dense SST-2 >= 89.0: 90.0 (met)" in doc

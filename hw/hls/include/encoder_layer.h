@@ -43,7 +43,8 @@ struct layer_params {
   ln_params ln2;
 };
 
-// CFG adds to the hp_linear parameters: HIDDEN, HEADS, HEAD_DIM, FFN, MAX_L, MAX_K.
+// CFG adds to the hp_linear parameters: HIDDEN, HEADS, HEAD_DIM, FFN, MAX_L, MAX_K,
+// HEADS_PARALLEL.
 template <class CFG>
 void qkv_stage(const act_t* x, int L, const layer_params& p, act_t* q, act_t* k, act_t* v) {
   hp_linear<CFG, ACT_BITS>(x, L, p.query, q);
@@ -54,11 +55,18 @@ void qkv_stage(const act_t* x, int L, const layer_params& p, act_t* q, act_t* k,
 template <class CFG>
 void attention_stage(const act_t* q, const act_t* k, const act_t* v, int L, int topk,
                      const layer_params& p, act_t* ctx) {
+// HEADS_PARALLEL attention engines side by side (the design config checks that it divides
+// HEADS): the unrolled inner loop gives each head of a group its own engine instance, which
+// is what the performance model (hw/perf AttentionEngine) counts.
 heads:
-  for (int h = 0; h < CFG::HEADS; ++h) {
-    const int c = h * CFG::HEAD_DIM;
-    sparse_attention_head<CFG::MAX_L, CFG::MAX_K, CFG::HEAD_DIM>(
-        q + c, k + c, v + c, CFG::HIDDEN, L, topk, p.attn, ctx + c);
+  for (int h0 = 0; h0 < CFG::HEADS; h0 += CFG::HEADS_PARALLEL) {
+  engines:
+    for (int e = 0; e < CFG::HEADS_PARALLEL; ++e) {
+#pragma HLS UNROLL
+      const int c = (h0 + e) * CFG::HEAD_DIM;
+      sparse_attention_head<CFG::MAX_L, CFG::MAX_K, CFG::HEAD_DIM>(
+          q + c, k + c, v + c, CFG::HIDDEN, L, topk, p.attn, ctx + c);
+    }
   }
 }
 
