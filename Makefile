@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[ml,sim,hls,dev]'
+	$(BIN)/python -m pip install -q -e '.[ml,sim,hls,ray,dev]'
 	@bash scripts/install-system-deps.sh || true
 	@rm -f $(VENV)/.installed-* && touch $@
 

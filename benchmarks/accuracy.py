@@ -287,9 +287,11 @@ def _targets(rows: list[dict[str, Any]], dense: dict[str, dict]) -> list[str]:
              and s["variant"] == "searched" and _key(u)[0::2] == _key(s)[0::2]]
     wins = sum(_headline(s) >= _headline(u) for u, s in pairs)
     tasks = {u["task"] for u, s in pairs if _headline(s) >= _headline(u)}
+    same = sum(bool(s.get("search", {}).get("chose_uniform")) for _, s in pairs)
     met = "met" if len(tasks) >= TARGET_SEARCH_TASKS else "NOT met"
     out.append(f"- Searched >= uniform: {wins} of {len(pairs)} task/sparsity pairs, on "
-               f"{len(tasks)} task(s) ({met}; the target asks for {TARGET_SEARCH_TASKS})")
+               f"{len(tasks)} task(s) ({met}; the target asks for {TARGET_SEARCH_TASKS}); "
+               f"in {same} of them the search chose the uniform plan itself")
     return out
 
 
