@@ -55,6 +55,21 @@ class Variant:
         return self.baseline - self.value
 
 
+def _with_flat_values(rows: list[Any]) -> list[Any]:
+    """Rows of the pruning benchmark (`benchmarks/accuracy.py`: `variant`, `dev` metrics,
+    `encoder_sparsity`) in the flat form read here, their baseline the same task's dense row.
+    """
+    dense = {r["task"]: r["dev"][r["metric"]] for r in rows
+             if isinstance(r, dict) and r.get("variant") == "dense" and "dev" in r}
+    flat = []
+    for r in rows:
+        if isinstance(r, dict) and "variant" in r and "dev" in r and r["task"] in dense:
+            r = {**r, "sparsity": r["encoder_sparsity"], "value": r["dev"][r["metric"]],
+                 "baseline": dense[r["task"]]}
+        flat.append(r)
+    return flat
+
+
 def load_variants(task: str, path: str | Path | None = None) -> list[Variant]:
     """The table's variants for `task`, densest first; errors say what is missing."""
     path = Path(path) if path else DEFAULT_ACCURACY
@@ -71,7 +86,7 @@ def load_variants(task: str, path: str | Path | None = None) -> list[Variant]:
     if not isinstance(rows, list):
         raise AccuracyError(f"{path}: expected a list of rows or {{\"rows\": [...]}}")
     variants = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(_with_flat_values(rows)):
         if not isinstance(row, dict) or row.get("task") != task:
             continue
         if row.get("attention", "dense") != "dense":  # top-k rows vary k, not the pruning

@@ -78,3 +78,20 @@ def test_cli_select(table: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["select", "--latency-ms", "1", "--max-accuracy-drop", "0.1", "--task",
                  "SST-2", "--accuracy", str(table.parent / "none.json")]) == 2
     assert "no accuracy table" in capsys.readouterr().err
+
+
+def test_pruning_benchmark_rows_are_read(tmp_path: Path) -> None:
+    """Rows as `benchmarks/accuracy.py` writes them: metrics under `dev`, baseline = dense."""
+    rows = [
+        {"task": "MRPC", "variant": "dense", "metric": "f1", "encoder_sparsity": 0.0,
+         "dev": {"f1": 0.83, "accuracy": 0.73}},
+        {"task": "MRPC", "variant": "uniform", "metric": "f1", "encoder_sparsity": 0.8,
+         "dev": {"f1": 0.80, "accuracy": 0.69}},
+        {"task": "MRPC", "attention": {"topk": 8}, "sparsity": 0.0, "value": 0.5,
+         "baseline": 0.83},
+    ]
+    path = tmp_path / "acc.json"
+    path.write_text(json.dumps({"rows": rows}))
+    variants = load_variants("MRPC", path)
+    assert [(v.sparsity, v.value, v.baseline) for v in variants] == [
+        (0.0, 0.83, 0.83), (0.8, 0.80, 0.83)]
