@@ -16,8 +16,9 @@ SEED = 0
 DENSITY = 0.25  # keep a quarter of the weights: every layer has kept and pruned blocks
 
 # A design small enough to compile and simulate in a few seconds.
-SMALL = DesignConfig(bo=4, bi=8, m=4, tile_tokens=3, attn_k=4, max_length=24,
-                     bucket_edges=(8, 16, 24),
+# One attention engine per head, like the default design, so the unrolled engines compile.
+SMALL = DesignConfig(bo=4, bi=8, m=4, tile_tokens=3, attn_k=4, attn_heads_parallel=2,
+                     max_length=24, bucket_edges=(8, 16, 24),
                      model=ModelDims(hidden=32, heads=2, ffn=64, layers=2))
 
 
