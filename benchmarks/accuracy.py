@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -29,6 +28,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from host.machine import machine_info  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 PLOT = ROOT / "benchmarks" / "results" / "accuracy.png"
@@ -46,22 +47,6 @@ WHAT = ("rows with source benchmarks/accuracy.py: GLUE dev metrics of the packag
 DENSE_SST2_TARGET = 0.89
 MAX_DROP_POINTS = 1.5
 TARGET_SEARCH_TASKS = 3
-
-
-def machine() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "device": "cuda" if torch.cuda.is_available() else "cpu",
-            "platform": platform.platform(), "load_average_1m": os.getloadavg()[0]}
 
 
 def load_doc() -> dict[str, Any]:
@@ -122,7 +107,7 @@ def _base_row(task: str, variant: str, sparsity: float, args: argparse.Namespace
             "dev_examples": len(data.dev), "epochs": epochs, "max_length": args.max_length,
             "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "kind": "measured", "command": shlex.join([sys.executable, *sys.argv]),
-            "machine": machine()}
+            "machine": machine_info()}
 
 
 def run_dense(task: str, args: argparse.Namespace) -> tuple[Path, Any]:
@@ -197,7 +182,7 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
         uniform = _done(task, "uniform", sparsity)
         if found.best == 0 and uniform is not None and uniform["epochs"] == args.prune_epochs:
             # Same plan, seed and config as the uniform row: the run would repeat it exactly.
-            row = {**uniform, "variant": variant, "machine": machine(), **extra,
+            row = {**uniform, "variant": variant, "machine": machine_info(), **extra,
                    "command": shlex.join([sys.executable, *sys.argv]),
                    "final_prune": "the uniform row's run (the search chose the uniform plan)",
                    "wall_s": round(time.time() - t0, 1)}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 import algo.attention  # noqa: E402  (registers "sbf_topk")
 from algo.glue import task_spec  # noqa: E402
+from host.machine import machine_info  # noqa: E402
 from hw.config import DesignConfig  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "accuracy.json"
@@ -143,13 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--glue-dir", default=None)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
-    import torch
 
     run = {"command": " ".join(["python", *sys.argv]), "kind": "measured",
            "what": "GLUE dev metric of PyTorch float32 models (not the integer model)",
-           "machine": {"node": platform.node(), "platform": platform.platform(),
-                       "torch_threads": torch.get_num_threads(),
-                       "device": "cuda" if torch.cuda.is_available() else "cpu"}}
+           "machine": machine_info()}
     for task in args.tasks:  # one table update per task: a long run keeps what it finished
         merge(args.out, run_task(task, args, run))
     return 0

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from algo.attention.cost import attention_macs, growth_exponent
+from host.machine import machine_info
 from hw.config import DesignConfig
 
 LENGTHS = (16, 32, 64, 128, 256, 512)
@@ -56,8 +56,7 @@ def run(cfg: DesignConfig) -> dict:
     return {
         "benchmark": "attention_cost",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"node": platform.node(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine_info(torch_details=False),
         "kind": "modeled",
         "model": "analytic MAC count, algo/attention/cost.py (nothing is measured)",
         "per": "one encoder layer, all heads",

@@ -28,8 +28,6 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -43,6 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
+
+from host.machine import load_average, machine_info  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_OUT = RESULTS / "bench.json"
@@ -72,37 +72,6 @@ LATENCY_METRIC = "latency_ms_p50"
 
 
 # -- machine and models ----------------------------------------------------------------
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (platform's answer elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _load_average() -> float | None:
-    """The 1-minute load: on a shared machine, how many others competed for the cores."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
-
-
-def machine_info() -> dict[str, Any]:
-    import torch
-
-    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "cuda": None,
-            "load_average_1m_at_start": _load_average()}
-    if torch.cuda.is_available():
-        info["cuda"] = {"device": torch.cuda.get_device_name(0), "version": torch.version.cuda}
-    return info
-
-
 def build_model(name: str) -> Any:
     """A BertForSequenceClassification in eval mode: the packaged MiniLM or BERT-base shapes."""
     import torch
@@ -340,7 +309,7 @@ def run_bench(traces: dict[str, np.ndarray], models: Sequence[str] = MODELS,
                     mrows, mnotes = modeled_rows(model_name, trace, lat, thr)
                     rows += mrows
                     notes += [n for n in mnotes if n not in notes]
-    machine["load_average_1m_at_end"] = _load_average()
+    machine["load_average_1m_at_end"] = load_average()
     notes.append(f"CPU figures measured with the 1-minute load average at "
                  f"{machine['load_average_1m_at_start']} (start) and "
                  f"{machine['load_average_1m_at_end']} (end) on {machine['cores']} cores: "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from algo.glue import load_split
 from algo.quantize.calibrate import calibrate
 from algo.quantize.convert import quantize_model
 from algo.quantize.pipeline import DEFAULT_CALIB_N, calibration_texts, load_float
+from host.machine import machine_info
 from sim.golden import encoder as golden_encoder
 from sim.golden.check import compare, tokenize
 from sim.golden.nonlinear import PROB_BITS, PROB_MAX
@@ -112,8 +112,7 @@ def main() -> None:
     result = {
         "benchmark": "golden_ablation",
         "command": "python " + " ".join(sys.argv),
-        "machine": {"node": platform.node(), "platform": platform.platform(),
-                    "processor": platform.processor()},
+        "machine": machine_info(torch_details=False),
         "kind": "measured",
         "what": "float PyTorch MiniLM vs integer golden model (sim/golden), SST-2 dev; each "
                 "variant replaces the named integer functions by exact float ones",

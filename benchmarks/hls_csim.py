@@ -14,8 +14,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -25,13 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from host.machine import machine_info  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "hls_csim.json"
 
 
 def machine() -> dict[str, object]:
     cxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "compiler": cxx.splitlines()[0] if cxx else ""}
+    return {**machine_info(torch_details=False), "compiler": cxx.splitlines()[0] if cxx else ""}
 
 
 def main() -> int:

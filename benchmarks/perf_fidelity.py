@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from host.machine import machine_info  # noqa: E402
 from hw.config import DesignConfig, ModelDims  # noqa: E402
 from hw.perf.engines import AttentionEngine, SpmmEngine, group_resources  # noqa: E402
 from hw.perf.model import MODEL_NAME  # noqa: E402
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "perf_fidelity",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"node": platform.node(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine_info(torch_details=False),
         "model": f"{MODEL_NAME}: hw.perf.engines.SpmmEngine (closed form per tile) and "
                  f"AttentionEngine",
         "reference": {"measured": "Verilator RTL simulation of hw/rtl/hp_spmm.sv and "

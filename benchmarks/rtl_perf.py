@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from matplotlib.ticker import NullFormatter
 from tqdm import tqdm
 
 from algo.attention.cost import growth_exponent
+from host.machine import machine_info
 from hw.config import DesignConfig
 from sim.rtl.attention_case import AttentionParams, minilm_case
 from sim.rtl.attention_sim import simulate_attention
@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "rtl_perf",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"node": platform.node(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine_info(torch_details=False),
         "config": args.config or "hw/configs/minilm-u200.yaml",
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)

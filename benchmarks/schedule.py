@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from algo.glue import length_stats, token_lengths  # noqa: E402
 from algo.models import load_tokenizer  # noqa: E402
 from boards.loader import load_board  # noqa: E402
+from host.machine import machine_info  # noqa: E402
 from hw.config import DesignConfig, ModelDims  # noqa: E402
 from hw.perf.model import MODEL_NAME, build_design  # noqa: E402
 from hw.perf.ops import uniform_weights  # noqa: E402
@@ -63,8 +63,7 @@ def run(task: str, split: str, board_name: str, batch: int, stages: int,
     return {
         "benchmark": "schedule",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"node": platform.node(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine_info(torch_details=False),
         "kind": "modeled",
         "model": f"{MODEL_NAME} (cycles per operator, hw/perf) + hw.sched discrete-event "
                  f"pipeline simulation; nothing measured",
