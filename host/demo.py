@@ -246,7 +246,7 @@ def print_summary(r: dict[str, Any]) -> None:
         f"{get('prune', 'artifact')}",
         f"  buckets        edges {get('buckets', 'edges')}: padding "
         f"{get('buckets', 'padding_fraction')} vs {get('buckets', 'pad_to_max_fraction')} "
-        "padded to max",
+        "with all padded to the longest",
         f"  fidelity       cosine mean {get('fidelity', 'cosine_mean')}, min "
         f"{get('fidelity', 'cosine_min')} (integer golden vs float, mean-pooled)",
         f"  HLS csim       all engines bit-exact: {get('csim', 'all_bit_exact')}",
