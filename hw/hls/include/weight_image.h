@@ -45,6 +45,18 @@ inline const int32_t* image_i32(const uint8_t* image, int32_t offset) {
   return reinterpret_cast<const int32_t*>(image + offset);
 }
 
+// Per-channel requantization constants stored at two image offsets.
+inline requant_params image_requant(const uint8_t* image, int32_t mult, int32_t shift) {
+  return requant_params{image_i32(image, mult), image_i32(image, shift)};
+}
+
+// A LayerNorm's per-channel gamma, beta and output requantization, at four image offsets.
+inline ln_params image_ln(const uint8_t* image, int32_t gamma, int32_t beta, int32_t mult,
+                          int32_t shift) {
+  return ln_params{image_i32(image, gamma), image_i32(image, beta), image_i32(image, mult),
+                   image_i32(image, shift)};
+}
+
 // The parameters of encoder layer `layer` (the image must match CFG; see image_matches).
 template <class CFG>
 layer_params image_layer(const uint8_t* image, int layer) {
@@ -64,23 +76,14 @@ layer_params image_layer(const uint8_t* image, int layer) {
   p.attn.softmax.q_c = d[W_EXP_Q_C];
   p.attn.out_mult = d[W_CONTEXT_MULT];
   p.attn.out_shift = d[W_CONTEXT_SHIFT];
-  p.residual1.mult = image_i32(image, d[W_RESIDUAL1_MULT]);
-  p.residual1.shift = image_i32(image, d[W_RESIDUAL1_SHIFT]);
-  p.ln1.gamma = image_i32(image, d[W_LN1_GAMMA]);
-  p.ln1.beta = image_i32(image, d[W_LN1_BETA]);
-  p.ln1.mult = image_i32(image, d[W_LN1_MULT]);
-  p.ln1.shift = image_i32(image, d[W_LN1_SHIFT]);
+  p.residual1 = image_requant(image, d[W_RESIDUAL1_MULT], d[W_RESIDUAL1_SHIFT]);
+  p.ln1 = image_ln(image, d[W_LN1_GAMMA], d[W_LN1_BETA], d[W_LN1_MULT], d[W_LN1_SHIFT]);
   p.gelu.q_b = d[W_GELU_Q_B];
   p.gelu.q_one = d[W_GELU_Q_ONE];
   p.gelu.shift = d[W_GELU_SHIFT];
-  p.gelu_out.mult = image_i32(image, d[W_GELU_OUT_MULT]);
-  p.gelu_out.shift = image_i32(image, d[W_GELU_OUT_SHIFT]);
-  p.residual2.mult = image_i32(image, d[W_RESIDUAL2_MULT]);
-  p.residual2.shift = image_i32(image, d[W_RESIDUAL2_SHIFT]);
-  p.ln2.gamma = image_i32(image, d[W_LN2_GAMMA]);
-  p.ln2.beta = image_i32(image, d[W_LN2_BETA]);
-  p.ln2.mult = image_i32(image, d[W_LN2_MULT]);
-  p.ln2.shift = image_i32(image, d[W_LN2_SHIFT]);
+  p.gelu_out = image_requant(image, d[W_GELU_OUT_MULT], d[W_GELU_OUT_SHIFT]);
+  p.residual2 = image_requant(image, d[W_RESIDUAL2_MULT], d[W_RESIDUAL2_SHIFT]);
+  p.ln2 = image_ln(image, d[W_LN2_GAMMA], d[W_LN2_BETA], d[W_LN2_MULT], d[W_LN2_SHIFT]);
   return p;
 }
 
