@@ -139,6 +139,13 @@ class Backend(ABC):
         args = [self._handles[a] if a in self._handles else int(scalars[a]) for a in kernel.args]
         self._call(args)
 
+    def _xclbin(self, binary: Path | None) -> Path:
+        """The board backends' binary, or an error saying how to build one."""
+        if binary is None or not Path(binary).is_file():
+            raise BackendError(f"backend {self.name!r}: no xclbin (got {binary}); build one "
+                               "with `sbf hw build --target hw` (needs Vitis) and pass --design")
+        return Path(binary)
+
     # -- device primitives -----------------------------------------------------------
     @abstractmethod
     def _program(self, kernel: KernelSpec, binary: Path | None) -> None: ...

@@ -47,9 +47,7 @@ class PynqBackend(Backend):
         self._ip: Any = None
 
     def _program(self, kernel: KernelSpec, binary: Path | None) -> None:
-        if binary is None or not Path(binary).is_file():
-            raise BackendError(f"backend 'pynq': no xclbin (got {binary}); build one with "
-                               "`sbf hw build --target hw` (needs Vitis) and pass --design")
+        binary = self._xclbin(binary)
         devices = list(self._pynq.Device.devices)
         if not devices:
             raise BackendError("backend 'pynq': XRT sees no Alveo card (check `xbutil examine`)")

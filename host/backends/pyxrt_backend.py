@@ -43,9 +43,7 @@ class PyxrtBackend(Backend):
         self._kernel: Any = None
 
     def _program(self, kernel: KernelSpec, binary: Path | None) -> None:
-        if binary is None or not Path(binary).is_file():
-            raise BackendError(f"backend 'pyxrt': no xclbin (got {binary}); build one with "
-                               "`sbf hw build --target hw` (needs Vitis) and pass --design")
+        binary = self._xclbin(binary)
         try:
             self._device = self._xrt.device(self._device_index)
         except RuntimeError as e:
