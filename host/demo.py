@@ -182,7 +182,8 @@ class Demo:
         return {
             "cpu_ms_per_sentence": {"value": round(cpu_ms, 3), "figure": "measured",
                                     "on": f"{platform.processor() or platform.machine()}, "
-                                          f"torch {torch.__version__} float32, batch 1, "
+                                          f"torch {torch.__version__} float32, "
+                                          f"{torch.get_num_threads()} threads, batch 1, "
                                           "real lengths (median)"},
             "u200_ms_per_sentence": {"value": round(fpga_ms, 3), "figure": "modeled",
                                      "model": est.get("model", "hw.perf"),
