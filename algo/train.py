@@ -1,7 +1,7 @@
 """GLUE fine-tuning: seeded, resumable, on CPU or CUDA, with hooks for pruning.
 
-Reproducibility: the batch order of epoch e is a permutation drawn from a generator
-seeded with (seed, e), so step s alone says which examples it sees; dropout draws from
+Reproducibility: the batch order of epoch e is drawn from a generator seeded with
+(seed, e), so step s alone says which examples it sees; dropout draws from
 the global torch RNG, which is seeded at the start and saved in every checkpoint. A run
 resumed from a checkpoint therefore continues exactly as the uninterrupted run would.
 Pruning methods plug in as `TrainHook`s (an extra loss term, work after each optimizer
@@ -25,6 +25,10 @@ from tqdm import tqdm
 from algo.glue import GlueSplit, compute_metrics, task_spec
 
 CHECKPOINT = "checkpoint.pt"
+# Batches per length group: examples of similar length share a batch within a random group
+# of this many batches (as Hugging Face's LengthGroupedSampler does), so a batch trimmed to
+# its longest row carries little padding; the groups keep batches random across the epoch.
+DEFAULT_LENGTH_GROUP = 50
 # Seeds of per-epoch permutations: (seed * _EPOCH_STRIDE + epoch) keeps runs with
 # different seeds from sharing any epoch's order.
 _EPOCH_STRIDE = 1_000_003
@@ -42,6 +46,11 @@ class Encoded:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Real (unpadded) length of every row."""
+        return self.attention_mask.sum(dim=1)
+
     def subset(self, index: Sequence[int] | np.ndarray | torch.Tensor) -> Encoded:
         index = torch.as_tensor(np.asarray(index), dtype=torch.long)
         return Encoded(self.input_ids[index], self.attention_mask[index],
@@ -49,7 +58,7 @@ class Encoded:
 
     def batch(self, index: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
         """The rows `index`, cut to the longest real length among them (no wasted padding)."""
-        length = int(self.attention_mask[index].sum(dim=1).max())
+        length = int(self.lengths[index].max())
         return {"input_ids": self.input_ids[index, :length].to(device),
                 "attention_mask": self.attention_mask[index, :length].to(device),
                 "token_type_ids": self.token_type_ids[index, :length].to(device),
@@ -120,6 +129,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     max_steps: int | None = None  # overrides epochs when set
+    length_group: int = DEFAULT_LENGTH_GROUP  # batches per length-sorted group; 0 = random
     checkpoint_every: int = 0  # steps between checkpoints; 0 = only at the end
     device: str = "auto"
 
@@ -141,16 +151,35 @@ def pick_device(name: str = "auto") -> torch.device:
 def total_steps(n_examples: int, cfg: TrainConfig) -> int:
     if cfg.max_steps is not None:
         return cfg.max_steps
-    return max(1, math.ceil(cfg.epochs * math.ceil(n_examples / cfg.batch_size)))
+    return max(1, math.ceil(cfg.epochs * steps_per_epoch(n_examples, cfg)))
 
 
-def batch_index(step: int, n_examples: int, cfg: TrainConfig) -> torch.Tensor:
-    """The example indices of `step`: a pure function of (seed, step)."""
-    per_epoch = math.ceil(n_examples / cfg.batch_size)
-    epoch, pos = divmod(step, per_epoch)
+def epoch_batches(epoch: int, lengths: torch.Tensor, cfg: TrainConfig) -> list[torch.Tensor]:
+    """The batches of epoch `epoch`, every example once: a seeded permutation, cut into
+    groups of `length_group` batches, each group sorted by length and cut into batches,
+    then all batches shuffled (so batch length does not follow the step)."""
+    n = int(lengths.shape[0])
     gen = torch.Generator().manual_seed(cfg.seed * _EPOCH_STRIDE + epoch)
-    perm = torch.randperm(n_examples, generator=gen)
-    return perm[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]
+    perm = torch.randperm(n, generator=gen)
+    if cfg.length_group <= 0:
+        return list(perm.split(cfg.batch_size))
+    batches: list[torch.Tensor] = []
+    for chunk in perm.split(cfg.batch_size * cfg.length_group):
+        by_length = torch.sort(lengths[chunk], descending=True, stable=True).indices
+        batches += chunk[by_length].split(cfg.batch_size)
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen)]
+
+
+def batch_index(step: int, lengths: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """The example indices of `step`: a pure function of (seed, step, lengths)."""
+    epoch, pos = divmod(step, steps_per_epoch(int(lengths.shape[0]), cfg))
+    return epoch_batches(epoch, lengths, cfg)[pos]
+
+
+def steps_per_epoch(n_examples: int, cfg: TrainConfig) -> int:
+    """Batches per epoch (the same whether or not batches are grouped by length, since
+    every length group but the last is a whole number of batches)."""
+    return math.ceil(n_examples / cfg.batch_size)
 
 
 def task_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -190,8 +219,10 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
+    # fused: one kernel for all parameters; on CPU it cuts MiniLM's optimizer step ~5x.
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr,
+                            fused=True)
     warmup = round(cfg.warmup_ratio * n_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / (warmup + 1) if s < warmup
@@ -228,10 +259,15 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
 
     t0 = time.time()
     model.train()
+    lengths, per_epoch = data.lengths, steps_per_epoch(len(data), cfg)
+    epoch, batches = -1, []
     bar = tqdm(range(start, n_steps), desc=desc, disable=not progress, initial=start,
                total=n_steps, dynamic_ncols=True)
     for step in bar:
-        batch = data.batch(batch_index(step, len(data), cfg), device)
+        if step // per_epoch != epoch:
+            epoch = step // per_epoch
+            batches = epoch_batches(epoch, lengths, cfg)
+        batch = data.batch(batches[step % per_epoch], device)
         out = model(**model_inputs(batch), output_hidden_states=output_hidden_states)
         loss = loss_fn(out, batch)
         for h in hooks:

@@ -16,6 +16,7 @@ are rendered again from the JSON.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
@@ -66,13 +67,20 @@ def _key(row: dict[str, Any]) -> tuple:
 
 def save_row(row: dict[str, Any]) -> None:
     """Add or replace one row (other scripts' rows are kept as they are), write atomically,
-    then re-render the table and the plot."""
+    then re-render the table and the plot. Locked, so that runs for different tasks can
+    share the file from parallel processes."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _save_row(row)
+
+
+def _save_row(row: dict[str, Any]) -> None:
     doc = load_doc()
     foreign = [r for r in doc["rows"] if r.get("source") != SOURCE]
     rows = [r for r in load_rows() if _key(r) != _key(row)] + [row]
     rows.sort(key=lambda r: (r["task"], r["target_sparsity"], VARIANTS.index(r["variant"])))
     doc.update(what=WHAT, rows=foreign + rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
     os.replace(tmp, RESULTS)
@@ -87,7 +95,8 @@ def _same_setup(saved: dict[str, Any], task: str, args: argparse.Namespace, data
     """Whether a saved dense model was trained exactly as this run would train it."""
     want = {"source": SOURCE, "task": task, "train_examples": len(data.train),
             "epochs": args.epochs, "max_length": args.max_length,
-            "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+            "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+            "length_group": args.length_group}
     return all(saved.get(k) == v for k, v in want.items())
 
 
@@ -95,7 +104,7 @@ def _train_cfg(args: argparse.Namespace, epochs: float) -> Any:
     from algo.train import TrainConfig
 
     return TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       checkpoint_every=args.checkpoint_every)
+                       length_group=args.length_group, checkpoint_every=args.checkpoint_every)
 
 
 def _base_row(task: str, variant: str, sparsity: float, args: argparse.Namespace,
@@ -106,8 +115,8 @@ def _base_row(task: str, variant: str, sparsity: float, args: argparse.Namespace
             "metric": task_spec(task).metric, "train_examples": len(data.train),
             "dev_examples": len(data.dev), "epochs": epochs, "max_length": args.max_length,
             "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-            "kind": "measured", "command": shlex.join([sys.executable, *sys.argv]),
-            "machine": machine_info()}
+            "length_group": args.length_group, "kind": "measured",
+            "command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info()}
 
 
 def run_dense(task: str, args: argparse.Namespace) -> tuple[Path, Any]:
@@ -171,11 +180,12 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
                            checkpoint_every=0)
         with make_executor(args.executor, 1, threads=args.threads) as ex:
             found = search(str(dense_dir), task, data.train, 1.0 - sparsity, shape, ex,
-                           cand_cfg, n_candidates=args.candidates, holdout=args.holdout,
-                           seed=args.seed)
+                           cand_cfg, n_candidates=args.candidates, spread=args.spread,
+                           holdout=args.holdout, seed=args.seed)
         plan = found.best_plan
         extra["search"] = {"candidates": args.candidates, "candidate_steps": args.candidate_steps,
-                           "holdout": args.holdout, "executor": args.executor,
+                           "spread": args.spread, "holdout": args.holdout,
+                           "executor": args.executor,
                            "best": found.best, "chose_uniform": found.best == 0,
                            "holdout_scores": [s["score"] for s in found.scores],
                            "holdout_losses": [s["loss"] for s in found.scores]}
@@ -312,6 +322,8 @@ def plot(rows: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from algo.prune.search import DEFAULT_SPREAD
+    from algo.train import DEFAULT_LENGTH_GROUP
     from hw.config import DesignConfig
 
     d = DesignConfig()
@@ -327,10 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--length-group", type=int, default=DEFAULT_LENGTH_GROUP,
+                   help="batches per length-sorted group (0 = random batches)")
     p.add_argument("--bo", type=int, default=d.bo)
     p.add_argument("--bi", type=int, default=d.bi)
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--candidate-steps", type=int, default=20)
+    p.add_argument("--spread", type=float, default=DEFAULT_SPREAD,
+                   help="std of the log per-layer keep factors of sampled plans")
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--executor", choices=("local", "inline", "ray"), default="local")
     p.add_argument("--threads", type=int, default=1,

@@ -22,6 +22,7 @@ from algo.train import (
     TrainHook,
     batch_index,
     encode,
+    epoch_batches,
     evaluate,
     holdout_split,
     train,
@@ -83,11 +84,26 @@ def test_batches_are_trimmed_to_their_longest_row() -> None:
     assert batch["attention_mask"].all(dim=0).any()  # no all-padding column
 
 
-def test_each_epoch_visits_every_example_once() -> None:
-    cfg = TrainConfig(batch_size=8, seed=3)
+@pytest.mark.parametrize("length_group", [0, 2, 50])
+def test_each_epoch_visits_every_example_once(length_group: int) -> None:
+    cfg = TrainConfig(batch_size=8, seed=3, length_group=length_group)
+    lengths = torch.randint(1, 30, (37,), generator=torch.Generator().manual_seed(1))
     for epoch in range(2):
-        seen = torch.cat([batch_index(epoch * 5 + s, 37, cfg) for s in range(5)])
+        seen = torch.cat([batch_index(epoch * 5 + s, lengths, cfg) for s in range(5)])
         assert sorted(seen.tolist()) == list(range(37))
+
+
+def test_length_groups_cut_padding_and_keep_epochs_different() -> None:
+    lengths = torch.randint(1, 64, (4096,), generator=torch.Generator().manual_seed(0))
+
+    def padded(cfg: TrainConfig, epoch: int) -> int:
+        return sum(int(lengths[b].max()) * len(b) for b in epoch_batches(epoch, lengths, cfg))
+
+    grouped, plain = TrainConfig(batch_size=32), TrainConfig(batch_size=32, length_group=0)
+    assert padded(grouped, 0) < 0.7 * padded(plain, 0)
+    first = [b.tolist() for b in epoch_batches(0, lengths, grouped)]
+    assert first != [b.tolist() for b in epoch_batches(1, lengths, grouped)]
+    assert first == [b.tolist() for b in epoch_batches(0, lengths, grouped)]
 
 
 def test_holdout_split_is_disjoint_and_complete() -> None:
