@@ -10,7 +10,6 @@ the float HP model).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ import numpy as np
 from host.cli import Cli, CliError
 
 DEFAULT_CALIBRATION = 64  # train sentences for the static activation scales
-BENCH_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 
 def register(cli: Cli) -> None:
@@ -50,24 +48,17 @@ def register(cli: Cli) -> None:
                                       "then ../shared/data/glue)")
 
     p = cli.command("bench", _bench, help="measured CPU latency/throughput vs the modeled "
-                                          "U200 on GLUE length traces (benchmarks/bench.py)")
-    if BENCH_SCRIPT.is_file():
-        _bench_module().add_arguments(p)
+                                          "U200 on GLUE length traces (host/bench.py)")
+    from host.bench import add_arguments
 
-
-def _bench_module() -> Any:
-    """benchmarks/bench.py of this source tree (the benchmarks are not an installed package)."""
-    if not BENCH_SCRIPT.is_file():
-        raise CliError(f"{BENCH_SCRIPT} is missing: `sbf bench` runs from a source checkout")
-    spec = importlib.util.spec_from_file_location("sbf_bench", BENCH_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    add_arguments(p)
 
 
 def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    from host.bench import run_from_args
+
     try:
-        return _bench_module().run_from_args(args)
+        return run_from_args(args)
     except ValueError as e:
         raise CliError(str(e)) from None
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import bench
+from host import bench
 
 TINY_TRACE = {"toy": np.array([5, 9, 3, 17, 40, 8, 12, 6])}
 ROW_KEYS = {"model", "trace", "device", "system", "padding", "n", "batch_size",
