@@ -81,6 +81,8 @@ def register(cli: Cli) -> None:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
+    from algo.train import DEFAULT_LENGTH_GROUP
+
     p.add_argument("--task", required=True, help="GLUE task: SST-2, MRPC, RTE, STS-B, CoLA")
     p.add_argument("--model", help="model directory or hub id (default: the packaged MiniLM)")
     p.add_argument("--out", required=True, type=Path, help="output model directory")
@@ -94,6 +96,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     p.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
     p.add_argument("--seed", type=int, default=0, help="seed of data order, dropout, sampling")
+    p.add_argument("--length-group", type=int, default=DEFAULT_LENGTH_GROUP,
+                   help="batches per group sorted by length, so batches carry little "
+                        f"padding (default {DEFAULT_LENGTH_GROUP}; 0 = random batches)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
     p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY,
                    help="steps between checkpoints in OUT/checkpoint; a rerun resumes there "
@@ -161,7 +166,7 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     except (GlueError, ModelError) as e:
         raise CliError(str(e)) from None
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, device=args.device,
+                      seed=args.seed, length_group=args.length_group, device=args.device,
                       checkpoint_every=args.checkpoint_every)
     return model, tok, data, cfg
 
