@@ -228,7 +228,7 @@ def render(rows: list[dict[str, Any]]) -> None:
         "",
         "Rendered by `benchmarks/accuracy.py` from `benchmarks/results/accuracy.json`; "
         "do not edit by hand. Every figure is **measured**: fine-tuned and pruned here "
-        "(CPU unless the JSON's `machine.device` says otherwise), evaluated on the **whole "
+        "(CPU unless the JSON's `machine.cuda` names a GPU), evaluated on the **whole "
         "dev split**. Training used the number of examples and epochs in each row (a seeded "
         "subset of the train split when smaller than it). Pruned rows start from the dense "
         "row's model, prune every encoder linear gradually on the cubic schedule to the HP "
@@ -252,9 +252,10 @@ def render(rows: list[dict[str, Any]]) -> None:
     lines += ["", "## Targets of issue 4 (measured, from the rows above)", ""]
     lines += _targets(rows, dense)
     if rows:
+        m = rows[0]["machine"]
+        device = m["cuda"]["device"] if m.get("cuda") else "no GPU"
         lines += ["", "Machine and command of the rows: see `machine` and `command` in the JSON "
-                  f"(first row: {rows[0]['machine']['cpu']}, {rows[0]['machine']['cores']} cores, "
-                  f"{rows[0]['machine']['device']})."]
+                  f"(first row: {m['cpu']}, {m['cores']} cores, {device})."]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines) + "\n")
     plot(rows)

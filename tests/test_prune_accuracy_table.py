@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from host.machine import machine_info
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,7 +29,7 @@ def _row(task: str, variant: str, sparsity: float, value: float) -> dict:
     row = {"source": "benchmarks/accuracy.py", "task": task, "variant": variant,
            "target_sparsity": sparsity, "metric": metric,
            "dev": {metric: value}, "encoder_sparsity": sparsity, "train_examples": 100,
-           "epochs": 1.0, "wall_s": 1.0, "machine": {"cpu": "x", "cores": 2, "device": "cpu"}}
+           "epochs": 1.0, "wall_s": 1.0, "machine": machine_info(torch_details=False)}
     if variant != "dense":
         row.update(bo=16, bi=16, m=4)
     return row
@@ -49,4 +51,5 @@ def test_rows_accumulate_and_render_the_targets(bench) -> None:
     assert "dense on SST-2: -1.4 (met)" in doc
     assert "dense on MRPC: -3.0 (NOT met)" in doc
     assert "Searched >= uniform: 1 of 1 task/sparsity pairs, on 1 task(s) (NOT met" in doc
+    assert f"{machine_info(False)['cores']} cores, no GPU)" in doc
     assert bench.PLOT.is_file()
