@@ -173,7 +173,8 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 
 def _finish(args: argparse.Namespace, model: Any, tok: Any, data: Any, cfg: Any,
             extra: dict[str, Any], t0: float) -> dict[str, Any]:
-    """Evaluate on the whole dev split, save the model and its record, drop the checkpoint."""
+    """Evaluate on the whole dev split, save the model and its record, drop the checkpoint.
+    `t0` is when the run began, moved back by what a resumed run had spent before."""
     from algo.glue import task_spec
     from algo.prune.recipes import save_model, sparsity_report
     from algo.train import evaluate
@@ -196,7 +197,8 @@ def _finetune(args: argparse.Namespace) -> dict[str, Any]:
     model, tok, data, cfg = _setup(args)
     res = _run(lambda: train(model, data.train, cfg, checkpoint_dir=args.out / CHECKPOINT_DIR,
                              progress=not args.no_progress, desc=f"finetune {data.task}"))
-    return _finish(args, model, tok, data, cfg, {"steps": res.steps}, t0)
+    return _finish(args, model, tok, data, cfg, {"steps": res.steps},
+                   t0 - res.wall_s_before_resume)
 
 
 def _run(fn: Any) -> Any:
@@ -261,7 +263,8 @@ def _gradual(args: argparse.Namespace) -> dict[str, Any]:
         progress=not args.no_progress))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "gradual", "target_sparsity": plan.overall_sparsity,
-                      "steps": res.steps, "distilled": teacher is not None}, t0)
+                      "steps": res.steps, "distilled": teacher is not None},
+                     t0 - res.wall_s_before_resume)
     return _export(args, model, masks, result, "gradual", plan)
 
 
@@ -280,7 +283,8 @@ def _lasso(args: argparse.Namespace) -> dict[str, Any]:
     result = _finish(args, model, tok, data, cfg,
                      {"method": "lasso", "target_sparsity": plan.overall_sparsity,
                       "steps": r1.steps + r2.steps, "lasso_epochs": args.lasso_epochs,
-                      "distilled": teacher is not None}, t0)
+                      "distilled": teacher is not None},
+                     t0 - r1.wall_s_before_resume - r2.wall_s_before_resume)
     return _export(args, model, masks, result, "lasso", plan)
 
 
@@ -314,5 +318,6 @@ def _search(args: argparse.Namespace) -> dict[str, Any]:
                      {"method": "searched", "target_sparsity": found.best_plan.overall_sparsity,
                       "steps": res.steps, "distilled": teacher is not None,
                       "search": {"best": found.best,
-                                 "scores": [s["score"] for s in found.scores]}}, t0)
+                                 "scores": [s["score"] for s in found.scores]}},
+                     t0 - res.wall_s_before_resume)
     return _export(args, model, masks, result, "searched", found.best_plan)

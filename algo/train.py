@@ -137,9 +137,10 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     steps: int
-    wall_s: float
+    wall_s: float  # training time of the whole run, before a resume included
     losses: list[float] = field(default_factory=list)
     resumed_from: int = 0
+    wall_s_before_resume: float = 0.0  # what the checkpoint's run(s) had spent
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -230,7 +231,7 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
     for h in hooks:
         h.begin(model, n_steps)
     ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
-    start, losses = 0, []
+    start, losses, spent = 0, [], 0.0
     torch.manual_seed(cfg.seed)
     if ckpt is not None and ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=False)
@@ -246,12 +247,14 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
         if state["rng_cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
         start, losses = state["step"], state["losses"]
+        spent = state.get("wall_s", 0.0)  # absent in checkpoints of older versions
 
     def save(step: int) -> None:
         if ckpt is None:
             return
         _save_checkpoint(ckpt, {
             "step": step, "config": asdict(cfg), "losses": losses,
+            "wall_s": spent + time.time() - t0,
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "hooks": [h.state_dict() for h in hooks],
             "rng_cpu": torch.get_rng_state(),
@@ -287,8 +290,8 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0:
             save(step + 1)
     save(n_steps)
-    return TrainResult(steps=n_steps, wall_s=time.time() - t0, losses=losses,
-                       resumed_from=start)
+    return TrainResult(steps=n_steps, wall_s=spent + time.time() - t0, losses=losses,
+                       resumed_from=start, wall_s_before_resume=spent)
 
 
 @torch.no_grad()

@@ -119,6 +119,11 @@ def _base_row(task: str, variant: str, sparsity: float, args: argparse.Namespace
             "command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info()}
 
 
+def _wall_s(t0: float, result: Any) -> float:
+    """Seconds since t0 plus what a resumed run's earlier process(es) had spent training."""
+    return round(time.time() - t0 + result.wall_s_before_resume, 1)
+
+
 def run_dense(task: str, args: argparse.Namespace) -> tuple[Path, Any]:
     """Fine-tune the packaged MiniLM (resumable; reused when already done) -> its row."""
     from algo.glue import task_spec
@@ -136,11 +141,11 @@ def run_dense(task: str, args: argparse.Namespace) -> tuple[Path, Any]:
             save_row(saved)
         return out, data
     t0 = time.time()
-    train(model, data.train, _train_cfg(args, args.epochs), checkpoint_dir=out / "checkpoint",
-          desc=f"{task} dense")
+    result = train(model, data.train, _train_cfg(args, args.epochs),
+                   checkpoint_dir=out / "checkpoint", desc=f"{task} dense")
     row = _base_row(task, "dense", 0.0, args, data, args.epochs)
     row.update(dev=evaluate(model, data.dev, task), **sparsity_report(model),
-               wall_s=round(time.time() - t0, 1))
+               wall_s=_wall_s(t0, result))
     save_model(model, tok, out, row)
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     save_row(row)
@@ -199,11 +204,12 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
             save_row(row)
             return
     out = WORK / task / f"{variant}-{round(sparsity * PERCENT)}"
-    masks, _ = prune_gradual(model, data.train, plan, _train_cfg(args, args.prune_epochs),
+    masks, result = prune_gradual(model, data.train, plan, _train_cfg(args, args.prune_epochs),
                              teacher=teacher, checkpoint_dir=out / "checkpoint")
     row = _base_row(task, variant, sparsity, args, data, args.prune_epochs)
     row.update(dev=evaluate(model, data.dev, task), **sparsity_report(model),
-               plan_sparsity=plan.overall_sparsity, **extra, wall_s=round(time.time() - t0, 1))
+               plan_sparsity=plan.overall_sparsity, **extra,
+               wall_s=_wall_s(t0, result))
     save_model(model, tok, out, row)
     export(model, masks, out / "artifact", {k: row[k] for k in (
         "task", "metric", "dev", "target_sparsity", "command", "train_examples", "epochs",

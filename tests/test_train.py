@@ -159,6 +159,20 @@ def test_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
         assert torch.equal(a, b), k
 
 
+def test_a_resumed_run_counts_the_time_spent_before(tmp_path: Path) -> None:
+    data, cfg = tiny_data(n=16), TrainConfig(max_steps=3, batch_size=8, checkpoint_every=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_model(), data, cfg, hooks=[_Crash(1)], checkpoint_dir=tmp_path,
+              progress=False)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    state["wall_s"] = 1000.0  # as if the first process had trained for 1000 s
+    torch.save(state, tmp_path / CHECKPOINT)
+    result = train(tiny_model(), data, cfg, hooks=[_Crash(None)], checkpoint_dir=tmp_path,
+                   progress=False)
+    assert result.resumed_from == 1 and result.wall_s_before_resume == 1000.0
+    assert 1000.0 < result.wall_s < 1100.0
+
+
 def test_resume_refuses_another_config(tmp_path: Path) -> None:
     data = tiny_data(n=16)
     train(tiny_model(), data, TrainConfig(max_steps=1, batch_size=8), checkpoint_dir=tmp_path,
