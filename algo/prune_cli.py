@@ -2,7 +2,9 @@
 in training, each ending with the dev metrics (the WHOLE dev split) and, for pruning,
 the project's HP artifact.
 
-torch and transformers are imported inside the handlers so `sbf --help` stays quick.
+The parsers take their defaults from the modules that use them (one place for each
+value), which imports torch when these commands register; the work itself, and
+transformers, load inside the handlers.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class Encoded:
 
     def batch(self, index: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
         """The rows `index`, cut to the longest real length among them (no wasted padding)."""
-        length = int(self.lengths[index].max())
+        length = int(self.attention_mask[index].sum(dim=1).max())
         return {"input_ids": self.input_ids[index, :length].to(device),
                 "attention_mask": self.attention_mask[index, :length].to(device),
                 "token_type_ids": self.token_type_ids[index, :length].to(device),
@@ -133,6 +133,18 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between checkpoints; 0 = only at the end
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        bad = [f"{name} must be {rule}, got {value}" for name, value, ok, rule in (
+            ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
+            ("length_group", self.length_group, self.length_group >= 0, ">= 0"),
+            ("epochs", self.epochs, self.epochs > 0 or self.max_steps is not None, "> 0"),
+            ("max_steps", self.max_steps, self.max_steps is None or self.max_steps >= 1,
+             ">= 1"),
+            ("checkpoint_every", self.checkpoint_every, self.checkpoint_every >= 0, ">= 0"))
+            if not ok]
+        if bad:
+            raise ValueError("training config: " + "; ".join(bad))
+
 
 @dataclass
 class TrainResult:
@@ -202,6 +214,14 @@ def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in batch.items() if k != "labels"}
 
 
+def _config_diff(saved: dict, now: dict) -> str:
+    """The settings that differ, e.g. "lr 0.0001 there, 5e-05 now"; a key that a checkpoint
+    of an older version lacks shows as "missing"."""
+    keys = sorted(set(saved) | set(now))
+    return ", ".join(f"{k} {saved.get(k, 'missing')} there, {now.get(k, 'missing')} now"
+                     for k in keys if saved.get(k, "missing") != now.get(k, "missing"))
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -234,10 +254,12 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
     start, losses, spent = 0, [], 0.0
     torch.manual_seed(cfg.seed)
     if ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+        # On the CPU: the RNG states must stay CPU tensors; load_state_dict moves the rest.
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["config"] != asdict(cfg):
             raise ValueError(f"{ckpt}: was written with another training config "
-                             f"({state['config']}); use a fresh checkpoint directory")
+                             f"({_config_diff(state['config'], asdict(cfg))}); "
+                             "use a fresh checkpoint directory")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -245,7 +267,7 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
             h.load_state_dict(hs)
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
         start, losses = state["step"], state["losses"]
         spent = state.get("wall_s", 0.0)  # absent in checkpoints of older versions
 

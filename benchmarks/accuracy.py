@@ -65,20 +65,22 @@ def _key(row: dict[str, Any]) -> tuple:
     return row["task"], row["variant"], row["target_sparsity"]
 
 
-def save_row(row: dict[str, Any]) -> None:
+def save_row(row: dict[str, Any], replaces_task: bool = False) -> None:
     """Add or replace one row (other scripts' rows are kept as they are), write atomically,
     then re-render the table and the plot. Locked, so that runs for different tasks can
-    share the file from parallel processes."""
+    share the file from parallel processes. `replaces_task`: drop every row of this script
+    for the row's task first (a new dense model voids the rows pruned from the old one)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with open(RESULTS.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _save_row(row)
+        _save_row(row, replaces_task)
 
 
-def _save_row(row: dict[str, Any]) -> None:
+def _save_row(row: dict[str, Any], replaces_task: bool) -> None:
     doc = load_doc()
     foreign = [r for r in doc["rows"] if r.get("source") != SOURCE]
-    rows = [r for r in load_rows() if _key(r) != _key(row)] + [row]
+    rows = [r for r in load_rows() if _key(r) != _key(row)
+            and not (replaces_task and r["task"] == row["task"])] + [row]
     rows.sort(key=lambda r: (r["task"], r["target_sparsity"], VARIANTS.index(r["variant"])))
     doc.update(what=WHAT, rows=foreign + rows)
     tmp = RESULTS.with_suffix(f".{os.getpid()}.tmp")
@@ -91,10 +93,12 @@ def _done(task: str, variant: str, sparsity: float) -> dict[str, Any] | None:
     return next((r for r in load_rows() if _key(r) == (task, variant, sparsity)), None)
 
 
-def _same_setup(saved: dict[str, Any], task: str, args: argparse.Namespace, data: Any) -> bool:
-    """Whether a saved dense model was trained exactly as this run would train it."""
+def _same_setup(saved: dict[str, Any], task: str, args: argparse.Namespace, data: Any,
+                epochs: float) -> bool:
+    """Whether a saved model or row was trained exactly as this run would train it (dense:
+    `epochs` = --epochs; pruned: --prune-epochs)."""
     want = {"source": SOURCE, "task": task, "train_examples": len(data.train),
-            "epochs": args.epochs, "max_length": args.max_length,
+            "epochs": epochs, "max_length": args.max_length,
             "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "length_group": args.length_group}
     return all(saved.get(k) == v for k, v in want.items())
@@ -136,7 +140,7 @@ def run_dense(task: str, args: argparse.Namespace) -> tuple[Path, Any]:
     data = load_task_data(task, tok, args.max_length, args.train_examples, args.seed,
                           args.glue_dir)
     saved = json.loads((out / TRAIN_META).read_text()) if (out / TRAIN_META).is_file() else {}
-    if _same_setup(saved, task, args, data):
+    if _same_setup(saved, task, args, data, args.epochs):
         if not _done(task, "dense", 0.0):
             save_row(saved)
         return out, data
@@ -148,7 +152,7 @@ def run_dense(task: str, args: argparse.Namespace) -> tuple[Path, Any]:
                wall_s=_wall_s(t0, result))
     save_model(model, tok, out, row)
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
-    save_row(row)
+    save_row(row, replaces_task=True)
     return out, data
 
 
@@ -171,7 +175,8 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
     from algo.prune.search import search
     from algo.train import evaluate
 
-    if _done(task, variant, sparsity) and not args.redo:
+    done = _done(task, variant, sparsity)
+    if done and _same_setup(done, task, args, data, args.prune_epochs) and not args.redo:
         return
     t0 = time.time()
     model, tok = load_model(dense_dir, num_labels=task_spec(task).num_labels)
@@ -195,7 +200,8 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
                            "holdout_scores": [s["score"] for s in found.scores],
                            "holdout_losses": [s["loss"] for s in found.scores]}
         uniform = _done(task, "uniform", sparsity)
-        if found.best == 0 and uniform is not None and uniform["epochs"] == args.prune_epochs:
+        if (found.best == 0 and uniform is not None
+                and _same_setup(uniform, task, args, data, args.prune_epochs)):
             # Same plan, seed and config as the uniform row: the run would repeat it exactly.
             row = {**uniform, "variant": variant, "machine": machine_info(), **extra,
                    "command": shlex.join([sys.executable, *sys.argv]),
@@ -329,8 +335,6 @@ def plot(rows: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from algo.prune.search import DEFAULT_SPREAD
-    from algo.train import DEFAULT_LENGTH_GROUP
     from hw.config import DesignConfig
 
     d = DesignConfig()
@@ -346,14 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--length-group", type=int, default=DEFAULT_LENGTH_GROUP,
-                   help="batches per length-sorted group (0 = random batches)")
+    p.add_argument("--length-group", type=int,
+                   help="batches per length-sorted group (0 = random batches; default: "
+                        "algo.train's)")
     p.add_argument("--bo", type=int, default=d.bo)
     p.add_argument("--bi", type=int, default=d.bi)
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--candidate-steps", type=int, default=20)
-    p.add_argument("--spread", type=float, default=DEFAULT_SPREAD,
-                   help="std of the log per-layer keep factors of sampled plans")
+    p.add_argument("--spread", type=float,
+                   help="std of the log per-layer keep factors of sampled plans (default: "
+                        "algo.prune.search's)")
     p.add_argument("--holdout", type=float, default=0.2)
     p.add_argument("--executor", choices=("local", "inline", "ray"), default="local")
     p.add_argument("--threads", type=int, default=1,
@@ -367,6 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         render(load_rows())
         return 0
     import torch
+
+    from algo.prune.search import DEFAULT_SPREAD
+    from algo.train import DEFAULT_LENGTH_GROUP
+
+    # Defaults filled in here, not in the parser: --render should not import torch.
+    args.spread = DEFAULT_SPREAD if args.spread is None else args.spread
+    args.length_group = DEFAULT_LENGTH_GROUP if args.length_group is None else args.length_group
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -53,12 +53,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", default=list(TASKS))
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--groups", nargs="+", type=int, default=[0, 50])
+    p.add_argument("--groups", nargs="+", type=int,
+                   help="length_group values to count (default: 0 and algo.train's default)")
     p.add_argument("--glue-dir")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
-    rows = [r for t in args.tasks
-            for r in count(t, TASKS.get(t, 128), args.batch_size, args.groups, args.glue_dir)]
+    from algo.glue import task_spec
+    from algo.train import DEFAULT_LENGTH_GROUP
+
+    groups = args.groups or [0, DEFAULT_LENGTH_GROUP]
+    names = [task_spec(t).name for t in args.tasks]  # canonical, also for aliases (sst2)
+    rows = [r for t in names
+            for r in count(t, TASKS.get(t, 128), args.batch_size, groups, args.glue_dir)]
     doc = {"command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info(),
            "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

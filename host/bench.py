@@ -44,8 +44,14 @@ import numpy as np
 from host.machine import load_average, machine_info
 
 _CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-# In a source checkout the results sit with the other benchmarks'; installed, in the cwd.
-DEFAULT_OUT = (_CHECKOUT_RESULTS if _CHECKOUT_RESULTS.is_dir() else Path.cwd()) / "bench.json"
+OUT_NAME = "bench.json"
+
+
+def default_out() -> Path:
+    """In a source checkout the results sit with the other benchmarks'; installed, in the
+    current directory (at run time)."""
+    return (_CHECKOUT_RESULTS if _CHECKOUT_RESULTS.is_dir() else Path.cwd()) / OUT_NAME
+
 SCRIPT = "benchmarks/bench.py"
 MODELS = ("minilm", "bert-base")
 TRACES = ("SST-2", "MRPC")
@@ -385,7 +391,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                    help=f"torch intra-op threads (default {DEFAULT_THREADS}: stable on a "
                         "shared machine)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result path")
+    p.add_argument("--out", type=Path, help="JSON result path (default: benchmarks/results/"
+                   f"{OUT_NAME} in a source checkout, else ./{OUT_NAME})")
     p.add_argument("--plot", type=Path, default=None,
                    help="plot path (default: the JSON path with .png)")
 
@@ -410,10 +417,11 @@ def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
     traces = {t: trace_lengths(t, args.glue_dir) for t in args.traces.split(",") if t}
     result = run_bench(traces, models, args.n_latency, args.n_throughput, args.batch_size,
                        command=_command_line())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    result["plot"] = str(plot(result, args.plot or args.out.with_suffix(".png")))
-    result["out"] = str(args.out)
+    out = args.out or default_out()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    result["plot"] = str(plot(result, args.plot or out.with_suffix(".png")))
+    result["out"] = str(out)
     return result
 
 
@@ -422,3 +430,7 @@ def script_main() -> None:
     res = main()
     print(json.dumps({"out": res["out"], "plot": res["plot"], "speedups": res["speedups"],
                       "notes": res["notes"]}, indent=2))
+
+
+if __name__ == "__main__":
+    script_main()

@@ -53,3 +53,12 @@ def test_rows_accumulate_and_render_the_targets(bench) -> None:
     assert "Searched >= uniform: 1 of 1 task/sparsity pairs, on 1 task(s) (NOT met" in doc
     assert f"{machine_info(False)['cores']} cores, no GPU)" in doc
     assert bench.PLOT.is_file()
+
+
+def test_a_new_dense_model_voids_the_rows_pruned_from_the_old_one(bench) -> None:
+    for r in (_row("MRPC", "dense", 0.0, 0.88), _row("MRPC", "uniform", 0.8, 0.85),
+              _row("SST-2", "uniform", 0.8, 0.85)):
+        bench.save_row(r)
+    bench.save_row(_row("MRPC", "dense", 0.0, 0.87), replaces_task=True)
+    kept = {(r["task"], r["variant"]) for r in bench.load_rows()}
+    assert kept == {("MRPC", "dense"), ("SST-2", "uniform")}

@@ -106,6 +106,28 @@ def test_length_groups_cut_padding_and_keep_epochs_different() -> None:
     assert first == [b.tolist() for b in epoch_batches(0, lengths, grouped)]
 
 
+def test_the_loop_trains_on_the_batches_batch_index_names(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    data, seen = tiny_data(n=40), []
+    real_batch = Encoded.batch
+
+    def spy(self: Encoded, index: torch.Tensor, device: torch.device) -> dict:
+        seen.append(index.tolist())
+        return real_batch(self, index, device)
+
+    monkeypatch.setattr(Encoded, "batch", spy)
+    cfg = TrainConfig(max_steps=12, batch_size=8, length_group=2)  # 5 steps/epoch
+    train(tiny_model(), data, cfg, progress=False)
+    assert seen == [batch_index(s, data.lengths, cfg).tolist() for s in range(12)]
+
+
+@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"length_group": -1}, {"epochs": 0},
+                                 {"max_steps": 0}, {"checkpoint_every": -5}])
+def test_bad_training_configs_are_refused_by_name(bad: dict) -> None:
+    with pytest.raises(ValueError, match=f"{next(iter(bad))} must be"):
+        TrainConfig(**bad)
+
+
 def test_holdout_split_is_disjoint_and_complete() -> None:
     data = tiny_data(n=50)
     fit, held = holdout_split(data, 0.2, seed=1)
@@ -142,14 +164,15 @@ def _pruned_run(ckpt: Path | None, crash_at: int | None,
     return train(model, data, cfg, hooks=hooks, checkpoint_dir=ckpt, progress=False).losses
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("crash_at", [4, 7])  # in epoch 0, and in epoch 1 (6 steps each)
+def test_resume_matches_an_uninterrupted_run(tmp_path: Path, crash_at: int) -> None:
     straight = tiny_model(seed=1)
     losses = _pruned_run(tmp_path / "a", None, straight)
 
     ckpt = tmp_path / "b"
     with pytest.raises(KeyboardInterrupt):
-        _pruned_run(ckpt, 4, tiny_model(seed=1))
-    assert torch.load(ckpt / CHECKPOINT, weights_only=False)["step"] == 4
+        _pruned_run(ckpt, crash_at, tiny_model(seed=1))
+    assert torch.load(ckpt / CHECKPOINT, weights_only=False)["step"] == crash_at
     resumed = tiny_model(seed=7)  # other weights: everything must come from the checkpoint
     resumed_losses = _pruned_run(ckpt, None, resumed)
 
@@ -167,17 +190,24 @@ def test_a_resumed_run_counts_the_time_spent_before(tmp_path: Path) -> None:
     state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
     state["wall_s"] = 1000.0  # as if the first process had trained for 1000 s
     torch.save(state, tmp_path / CHECKPOINT)
+    with pytest.raises(KeyboardInterrupt):  # a second process, cut off again
+        train(tiny_model(), data, cfg, hooks=[_Crash(2)], checkpoint_dir=tmp_path,
+              progress=False)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    assert state["step"] == 2 and 1000.0 < state["wall_s"] < 1100.0
+    state["wall_s"] += 500.0  # the second process's share, made large enough to see
+    torch.save(state, tmp_path / CHECKPOINT)
     result = train(tiny_model(), data, cfg, hooks=[_Crash(None)], checkpoint_dir=tmp_path,
                    progress=False)
-    assert result.resumed_from == 1 and result.wall_s_before_resume == 1000.0
-    assert 1000.0 < result.wall_s < 1100.0
+    assert result.resumed_from == 2 and 1500.0 < result.wall_s_before_resume < 1600.0
+    assert result.wall_s_before_resume < result.wall_s < 1600.0
 
 
 def test_resume_refuses_another_config(tmp_path: Path) -> None:
     data = tiny_data(n=16)
     train(tiny_model(), data, TrainConfig(max_steps=1, batch_size=8), checkpoint_dir=tmp_path,
           progress=False)
-    with pytest.raises(ValueError, match="another training config"):
+    with pytest.raises(ValueError, match="another training config .max_steps 1 there, 2 now"):
         train(tiny_model(), data, TrainConfig(max_steps=2, batch_size=8),
               checkpoint_dir=tmp_path, progress=False)
 
