@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 import algo.attention  # noqa: E402  (registers "sbf_topk")
 from algo.glue import task_spec  # noqa: E402
+from algo.train import DEFAULT_LENGTH_GROUP  # noqa: E402
 from host.machine import machine_info  # noqa: E402
 from hw.config import DesignConfig  # noqa: E402
 
@@ -69,7 +70,8 @@ def run_task(task: str, args: argparse.Namespace, run: dict[str, Any]) -> list[d
     data = load_task_data(spec.name, tok, args.max_length, args.n_train, SEED, args.glue_dir)
     dev = data.dev if args.n_dev is None else data.dev.subset(range(min(args.n_dev,
                                                                         len(data.dev))))
-    cfg = TrainConfig(batch_size=args.batch, lr=args.lr, seed=SEED)
+    cfg = TrainConfig(batch_size=args.batch, lr=args.lr, seed=SEED,
+                      length_group=args.length_group)
     set_attention(model, None)
     base = train(model, data.train, TrainConfig(**{**cfg.__dict__, "max_steps": args.base_steps}),
                  desc=f"{spec.name} dense base")
@@ -102,7 +104,8 @@ def run_task(task: str, args: argparse.Namespace, run: dict[str, Any]) -> list[d
             "metrics": metrics, "before_extra_steps": before,
             "train": {"n_train": len(data.train), "base_steps": base.steps,
                       "extra_steps": args.steps, "batch": args.batch, "lr": args.lr,
-                      "max_length": args.max_length, "seed": SEED},
+                      "max_length": args.max_length, "seed": SEED,
+                      "length_group": args.length_group},
             "wall_s": round(time.time() - t0, 1), "run": run,
         })
         print(f"{label}: {spec.metric} {metrics[spec.metric]:.4f}", flush=True)
@@ -138,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     p.add_argument("--lr", type=float, default=DEFAULT_LR)
     p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
+    p.add_argument("--length-group", type=int, default=DEFAULT_LENGTH_GROUP,
+                   help="batches per length-sorted group (0 = random batches, as in the "
+                        "rows made before length grouping existed)")
     p.add_argument("--n-dev", type=int, default=None,
                    help="score a seeded subset of dev (default: all of it; smoke runs only)")
     p.add_argument("--glue-dir", default=None)
