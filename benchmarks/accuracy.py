@@ -111,6 +111,13 @@ def _train_cfg(args: argparse.Namespace, epochs: float) -> Any:
                        length_group=args.length_group, checkpoint_every=args.checkpoint_every)
 
 
+def _candidate_cfg(args: argparse.Namespace) -> Any:
+    """The short fine-tune that scores a search candidate: --candidate-steps steps (epochs
+    is then ignored), no checkpoints."""
+    return replace(_train_cfg(args, args.prune_epochs), max_steps=args.candidate_steps,
+                   checkpoint_every=0)
+
+
 def _base_row(task: str, variant: str, sparsity: float, args: argparse.Namespace,
               data: Any, epochs: float) -> dict[str, Any]:
     from algo.glue import task_spec
@@ -186,8 +193,7 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
     if variant == "uniform":
         plan = make_uniform_plan(model, sparsity, shape)
     else:
-        cand_cfg = replace(_train_cfg(args, 0.0), max_steps=args.candidate_steps,
-                           checkpoint_every=0)
+        cand_cfg = _candidate_cfg(args)
         with make_executor(args.executor, 1, threads=args.threads) as ex:
             found = search(str(dense_dir), task, data.train, 1.0 - sparsity, shape, ex,
                            cand_cfg, n_candidates=args.candidates, spread=args.spread,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 from pathlib import Path
@@ -62,3 +63,10 @@ def test_a_new_dense_model_voids_the_rows_pruned_from_the_old_one(bench) -> None
     bench.save_row(_row("MRPC", "dense", 0.0, 0.87), replaces_task=True)
     kept = {(r["task"], r["variant"]) for r in bench.load_rows()}
     assert kept == {("MRPC", "dense"), ("SST-2", "uniform")}
+
+
+def test_the_search_candidates_get_a_valid_short_training_config(bench) -> None:
+    args = argparse.Namespace(batch_size=32, lr=1e-4, seed=0, length_group=50,
+                              checkpoint_every=50, prune_epochs=2.0, candidate_steps=40)
+    cfg = bench._candidate_cfg(args)
+    assert cfg.max_steps == 40 and cfg.checkpoint_every == 0 and cfg.length_group == 50
