@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 import algo.attention  # noqa: E402  (registers "sbf_topk")
 from algo.glue import task_spec  # noqa: E402
 from algo.train import DEFAULT_LENGTH_GROUP  # noqa: E402
+from benchmarks.shared_results import locked_doc  # noqa: E402
 from host.machine import machine_info  # noqa: E402
 from hw.config import DesignConfig  # noqa: E402
 
@@ -114,18 +114,10 @@ def run_task(task: str, args: argparse.Namespace, run: dict[str, Any]) -> list[d
 
 def merge(path: Path, rows: list[dict[str, Any]]) -> None:
     """Replace this script's rows for the tasks run; keep every other row of the table."""
-    data: dict[str, Any] = {"rows": []}
-    if path.is_file():
-        loaded = json.loads(path.read_text())
-        data = {"rows": loaded} if isinstance(loaded, list) else loaded
-        if not isinstance(data.get("rows"), list):
-            raise ValueError(f"{path}: expected a list of rows or {{\"rows\": [...]}}")
     tasks = {r["task"] for r in rows}
-    keep = [r for r in data["rows"]
-            if not (r.get("source") == SOURCE and r.get("task") in tasks)]
-    data["rows"] = keep + rows
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    with locked_doc(path) as doc:
+        doc["rows"] = [r for r in doc["rows"]
+                       if not (r.get("source") == SOURCE and r.get("task") in tasks)] + rows
 
 
 def main(argv: list[str] | None = None) -> int:
