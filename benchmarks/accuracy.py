@@ -298,10 +298,16 @@ def _targets(rows: list[dict[str, Any]], dense: dict[str, dict]) -> list[str]:
     wins = sum(_headline(s) >= _headline(u) for u, s in pairs)
     tasks = {u["task"] for u, s in pairs if _headline(s) >= _headline(u)}
     same = sum(bool(s.get("search", {}).get("chose_uniform")) for _, s in pairs)
+    better = sorted({u["task"] for u, s in pairs if _headline(s) > _headline(u)})
+    worse = sorted({u["task"] for u, s in pairs if _headline(s) < _headline(u)})
     met = "met" if len(tasks) >= TARGET_SEARCH_TASKS else "NOT met"
     out.append(f"- Searched >= uniform: {wins} of {len(pairs)} task/sparsity pairs, on "
                f"{len(tasks)} task(s) ({met}; the target asks for {TARGET_SEARCH_TASKS}); "
-               f"in {same} of them the search chose the uniform plan itself")
+               f"in {same} of the {len(pairs)} the search chose the uniform plan itself (a "
+               f"tie by construction). Strictly better in "
+               f"{sum(_headline(s) > _headline(u) for u, s in pairs)} "
+               f"({', '.join(better) or 'none'}), worse in {len(pairs) - wins} "
+               f"({', '.join(worse) or 'none'})")
     return out
 
 

@@ -52,6 +52,7 @@ def test_rows_accumulate_and_render_the_targets(bench) -> None:
     assert "dense on SST-2: -1.3 after 1 pruning epoch (met)" in doc  # the best variant
     assert "dense on MRPC: -3.0 after 1 pruning epoch (NOT met)" in doc
     assert "Searched >= uniform: 1 of 1 task/sparsity pairs, on 1 task(s) (NOT met" in doc
+    assert "Strictly better in 1 (SST-2), worse in 0 (none)" in doc
     assert f"{machine_info(False)['cores']} cores, no GPU)" in doc
     assert bench.PLOT.is_file()
 
@@ -70,6 +71,7 @@ def test_a_longer_pruning_schedule_is_a_row_of_its_own(bench) -> None:
             "(met after 8)") in doc
     # Pairs compare the same schedule: 8 epochs searched wins, 1 epoch searched loses.
     assert "Searched >= uniform: 1 of 2 task/sparsity pairs" in doc
+    assert "Strictly better in 1 (MRPC), worse in 1 (MRPC)" in doc
     assert bench.PLOT.is_file()
 
 
