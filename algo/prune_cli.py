@@ -122,7 +122,7 @@ def _prune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bo", type=int, default=d.bo, help=f"block rows (default {d.bo})")
     p.add_argument("--bi", type=int, default=d.bi, help=f"block columns (default {d.bi})")
     p.add_argument("--m", type=int, help="kept entries per row of a kept block (default: the "
-                   "smallest power of two with m/bi >= 1 - sparsity)")
+                   "smallest m with m/bi >= 1 - sparsity)")
     p.add_argument("--teacher", help="dense fine-tuned model to distil from (distillation is "
                    "on whenever a teacher is given)")
     p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,

@@ -94,6 +94,12 @@ def _same_setup(saved: dict[str, Any], task: str, args: argparse.Namespace, data
     return all(saved.get(k) == v for k, v in want.items())
 
 
+def _same_shape(row: dict[str, Any], shape: Any) -> bool:
+    """Whether a pruned row has the HP shape this run would prune to (the default m
+    follows `algo.hp.choose_m`, which has changed)."""
+    return (row.get("bo"), row.get("bi"), row.get("m")) == (shape.bo, shape.bi, shape.m)
+
+
 def _train_cfg(args: argparse.Namespace, epochs: float) -> Any:
     from algo.train import TrainConfig
 
@@ -172,13 +178,14 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
     from algo.prune.search import search
     from algo.train import evaluate
 
+    shape = hp_shape_for(sparsity, args.bo, args.bi)
     done = _done(task, variant, sparsity, args.prune_epochs)
-    if done and _same_setup(done, task, args, data, args.prune_epochs) and not args.redo:
+    if (done and _same_setup(done, task, args, data, args.prune_epochs)
+            and _same_shape(done, shape) and not args.redo):
         return
     t0 = time.time()
     model, tok = load_model(dense_dir, num_labels=task_spec(task).num_labels)
     teacher = teacher_copy(model)
-    shape = hp_shape_for(sparsity, args.bo, args.bi)
     extra: dict[str, Any] = {"bo": shape.bo, "bi": shape.bi, "m": shape.m, "distilled": True}
     if variant == "uniform":
         plan = make_uniform_plan(model, sparsity, shape)
@@ -196,7 +203,7 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
                            "holdout_scores": [s["score"] for s in found.scores],
                            "holdout_losses": [s["loss"] for s in found.scores]}
         uniform = _done(task, "uniform", sparsity, args.prune_epochs)
-        if (found.best == 0 and uniform is not None
+        if (found.best == 0 and uniform is not None and _same_shape(uniform, shape)
                 and _same_setup(uniform, task, args, data, args.prune_epochs)):
             # Same plan, seed and config as the uniform row: the run would repeat it exactly.
             row = {**uniform, "variant": variant, "machine": machine_info(), **extra,

@@ -75,9 +75,12 @@ def test_requantize_edges(requant_lib) -> None:
     assert want.tolist()[2:6] == [2, -1, 0, 1]  # round half toward +inf
 
 
-def _hp_cfg(lib: ctypes.CDLL) -> dict[str, int]:
+HP_CONFIGS = {"m2": 0, "m3": 1}  # the driver's configurations: m=2, and m=3 (not 2^k)
+
+
+def _hp_cfg(lib: ctypes.CDLL, which: int) -> dict[str, int]:
     vals = [ctypes.c_int() for _ in range(5)]
-    lib.sbf_test_hp_cfg(*(ctypes.byref(v) for v in vals))
+    assert lib.sbf_test_hp_cfg(which, *(ctypes.byref(v) for v in vals)) == 0
     return dict(zip(("bo", "bi", "m", "t", "max_in"), (v.value for v in vals), strict=True))
 
 
@@ -91,7 +94,7 @@ def _hp_case(seed: int, out_f: int, in_f: int, shape: HPShape, keep: float):
     return hp, bias, mult, shift
 
 
-def _hp_linear_c(lib, x, hp, bias, mult, shift) -> np.ndarray:
+def _hp_linear_c(lib, which, x, hp, bias, mult, shift) -> np.ndarray:
     L = x.shape[0]
     x8 = c_array(x, np.int8)
     vals = c_array(hp.values.transpose(1, 0, 2), np.int8)  # [bo][nnzb][m]: PE banks
@@ -99,22 +102,30 @@ def _hp_linear_c(lib, x, hp, bias, mult, shift) -> np.ndarray:
     bp, bc = c_array(hp.block_ptr, np.int32), c_array(hp.block_col, np.int32)
     b, mu, s = c_array(bias, np.int32), c_array(mult, np.int32), c_array(shift, np.int32)
     y = np.zeros((L, hp.out_features), np.int8)
-    lib.sbf_test_hp_linear(ptr(x8), L, hp.out_features, hp.in_features, hp.nnzb, ptr(bp),
+    lib.sbf_test_hp_linear(which, ptr(x8), L, hp.out_features, hp.in_features, hp.nnzb, ptr(bp),
                            ptr(bc), ptr(vals), ptr(idx), ptr(b), ptr(mu), ptr(s), ptr(y))
     return y
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 4, 7, 11])
 @pytest.mark.parametrize("keep", [1.0, 0.4])
-def test_hp_linear_matches_golden(hp_lib, length: int, keep: float) -> None:
+@pytest.mark.parametrize("config", sorted(HP_CONFIGS))
+def test_hp_linear_matches_golden(hp_lib, length: int, keep: float, config: str) -> None:
     from sim.golden.linear import hp_linear
 
-    c = _hp_cfg(hp_lib)
+    which = HP_CONFIGS[config]
+    c = _hp_cfg(hp_lib, which)
+    assert c["m"] == int(config[1:])
     shape = HPShape(c["bo"], c["bi"], c["m"])
     hp, bias, mult, shift = _hp_case(length, 3 * c["bo"], c["max_in"], shape, keep)
     x = np.random.default_rng(100 + length).integers(-128, 128, size=(length, c["max_in"]))
     want = hp_linear(x.astype(np.int8), hp, bias.astype(np.int32), mult, shift)
-    assert np.array_equal(_hp_linear_c(hp_lib, x, hp, bias, mult, shift), want)
+    assert np.array_equal(_hp_linear_c(hp_lib, which, x, hp, bias, mult, shift), want)
+
+
+def test_hp_driver_refuses_an_unknown_config(hp_lib) -> None:
+    vals = [ctypes.c_int() for _ in range(5)]
+    assert hp_lib.sbf_test_hp_cfg(7, *(ctypes.byref(v) for v in vals)) == -1
 
 
 # ---- nonlinear.h ---------------------------------------------------------------------------

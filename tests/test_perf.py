@@ -122,6 +122,7 @@ def test_uniform_weights_reach_the_density() -> None:
 def test_with_density_raises_m() -> None:
     cfg = DesignConfig.from_yaml()  # m=4 of bi=16: up to 0.25
     assert with_density(cfg, 0.2) is cfg
+    assert with_density(cfg, 0.3).m == 5  # what pruning picks at 70% (choose_m)
     assert with_density(cfg, 0.5).m == 8
     assert with_density(cfg, 1.0).m == 16
 

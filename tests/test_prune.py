@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from algo.hp import HPShape, decode, is_hp_mask
 from algo.hp.artifact import load_artifact
-from algo.hp.mask import block_norms
+from algo.hp.mask import block_norms, choose_m
 from algo.hp.model import encoder_linears, load_hp_model
 from algo.prune.distill import DistillConfig, distillation_loss, soft_cross_entropy
 from algo.prune.gradual import GradualPruner
@@ -21,7 +21,6 @@ from algo.prune.masks import linear_sizes, measured_sparsity, scheduled_shape
 from algo.prune.plan import (
     PrunePlan,
     allocate,
-    choose_m,
     sample_plan,
     target_blocks,
     uniform_plan,
@@ -51,10 +50,17 @@ def test_cubic_schedule_values() -> None:
     assert update_steps(3, 7, 1) == [7]
 
 
-@pytest.mark.parametrize(("density", "m"), [(1.0, 16), (0.5, 8), (0.3, 8), (0.25, 4),
-                                            (0.2, 4), (0.1, 2), (0.05, 1)])
+@pytest.mark.parametrize(("density", "m"), [(1.0, 16), (0.5, 8), (0.3, 5), (0.25, 4),
+                                            (0.2, 4), (0.1, 2), (0.05, 1), (0.001, 1)])
 def test_choose_m_rule(density: float, m: int) -> None:
     assert choose_m(density, 16) == m
+
+
+@given(st.floats(0.001, 1.0), st.sampled_from([2, 8, 16, 32]))
+def test_choose_m_is_the_least_m_that_reaches_the_density(density: float, bi: int) -> None:
+    m = choose_m(density, bi)
+    assert 1 <= m <= bi and m / bi >= density - 1e-9
+    assert m == 1 or (m - 1) / bi < density  # one less would not reach it
 
 
 @settings(max_examples=40, deadline=None)

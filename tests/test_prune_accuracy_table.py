@@ -89,3 +89,11 @@ def test_the_search_candidates_get_a_valid_short_training_config(bench) -> None:
                               checkpoint_every=50, prune_epochs=2.0, candidate_steps=40)
     cfg = bench._candidate_cfg(args)
     assert cfg.max_steps == 40 and cfg.checkpoint_every == 0 and cfg.length_group == 50
+
+
+def test_a_row_pruned_to_another_hp_shape_is_not_reused(bench) -> None:
+    from algo.hp import HPShape
+
+    row = _row("STS-B", "uniform", 0.7, 0.35) | {"m": 8}
+    assert not bench._same_shape(row, HPShape(16, 16, 5))  # made before choose_m took m=5
+    assert bench._same_shape(row, HPShape(16, 16, 8))

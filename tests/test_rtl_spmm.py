@@ -7,6 +7,8 @@ tests share an xdist group so that one worker builds it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -157,3 +159,18 @@ def test_formula_config_is_a_valid_design_config() -> None:
     cfg = formula_config(SMALL)
     assert (cfg.bo, cfg.bi, cfg.m, cfg.tile_tokens) == (4, 8, 2, 4)
     assert isinstance(cfg.model, ModelDims)
+
+
+ODD_M = replace(SMALL, m=3)  # the HP format allows any 1 <= m <= bi, not only powers of two
+
+
+@pytest.mark.parametrize("sim_name", SIMS)
+def test_bit_exact_and_on_schedule_at_an_m_that_is_not_a_power_of_two(sim_name: str) -> None:
+    sim = simulator(sim_name)
+    rng = np.random.default_rng(11)
+    out_f, in_f = 3 * ODD_M.bo, 4 * ODD_M.bi
+    cases = [random_case("m3-sparse", ODD_M, out_f, in_f, 9, 0.25, rng, zero_blockrows=(1,)),
+             random_case("m3-full", ODD_M, out_f, in_f, ODD_M.max_len, ODD_M.m / ODD_M.bi, rng)]
+    rows = simulate_spmm(cases, ODD_M, sim, StimulusOptions(False, False))
+    assert [r["name"] for r in rows if not r["bit_exact"]] == []
+    assert [r["cycles"] for r in rows] == [r["model_cycles"] for r in rows]

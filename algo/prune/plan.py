@@ -23,23 +23,6 @@ from algo.hp import HPShape
 _BISECT_STEPS = 200
 
 
-def choose_m(density: float, bi: int) -> int:
-    """The fine level m for an overall `density`: the smallest power of two (dividing bi)
-    with m / bi >= density.
-
-    Why: the balanced fine level costs less accuracy than removing whole blocks, so it
-    takes as much of the sparsity as it can (m = bi/2 up to 50% sparsity, bi/4 up to 75%,
-    bi/8 up to 87.5%, ...), and the coarse level removes the rest. A power of two keeps
-    the hardware's per-PE index width and banking simple.
-    """
-    if not 0.0 < density <= 1.0:
-        raise ValueError(f"density must be in (0, 1], got {density}")
-    m = bi
-    while m % 2 == 0 and (m // 2) / bi >= density - 1e-12:
-        m //= 2
-    return m
-
-
 @dataclass(frozen=True)
 class PrunePlan:
     """Kept blocks per layer under one global HP shape."""

@@ -14,14 +14,14 @@ import numpy as np
 import torch
 
 from algo.glue import load_split, task_spec
-from algo.hp import HPMatrix, HPShape
+from algo.hp import HPMatrix, HPShape, choose_m
 from algo.hp.format import encode as hp_encode
 from algo.hp.model import encoder_linears, export_hp_artifact
 from algo.prune.distill import DistillConfig, Distiller
 from algo.prune.gradual import DEFAULT_END, DEFAULT_UPDATES, FixedMasks, GradualPruner
 from algo.prune.lasso import DEFAULT_EPS, DEFAULT_LAMBDA, DEFAULT_MILESTONES, GroupLasso
 from algo.prune.masks import MaskSet, linear_sizes, measured_sparsity
-from algo.prune.plan import PrunePlan, choose_m, uniform_plan
+from algo.prune.plan import PrunePlan, uniform_plan
 from algo.train import (
     Encoded,
     LossFn,

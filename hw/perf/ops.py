@@ -15,7 +15,7 @@ import numpy as np
 
 from algo.hp.artifact import Artifact
 from algo.hp.format import HPMatrix
-from algo.hp.mask import HPShape, split_density
+from algo.hp.mask import HPShape, choose_m, split_density
 from algo.hp.model import LAYER_LINEARS
 from hw.config import DesignConfig
 from hw.perf.engines import (
@@ -83,14 +83,11 @@ def uniform_layer(out_f: int, in_f: int, shape: HPShape, density: float) -> HPMa
 
 
 def with_density(cfg: DesignConfig, density: float) -> DesignConfig:
-    """The config with m raised (to a power of two) until its HP shape reaches `density`.
+    """The config with m raised, if it must be, to the m that pruning picks for `density`.
 
     HP density is at most m / bi (every block kept); a denser variant needs a larger m.
     """
-    m = cfg.m
-    while m < cfg.bi and m / cfg.bi < density:
-        m *= 2
-    m = min(m, cfg.bi)
+    m = max(cfg.m, choose_m(density, cfg.bi))
     return cfg if m == cfg.m else cfg.replace(m=m)
 
 
