@@ -212,7 +212,8 @@ def run_pruned(task: str, variant: str, sparsity: float, dense_dir: Path, data: 
                    "wall_s": round(time.time() - t0, 1)}
             save_row(row)
             return
-    out = WORK / task / f"{variant}-{round(sparsity * PERCENT)}"
+    # One directory per row: schedules of one sparsity must not overwrite each other.
+    out = WORK / task / f"{variant}-{round(sparsity * PERCENT)}-{args.prune_epochs:g}ep"
     masks, result = prune_gradual(model, data.train, plan, _train_cfg(args, args.prune_epochs),
                              teacher=teacher, checkpoint_dir=out / "checkpoint")
     row = _base_row(task, variant, sparsity, args, data, args.prune_epochs)
