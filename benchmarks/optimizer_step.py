@@ -10,8 +10,6 @@ filled in once (the step's cost does not depend on their values).
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import statistics
 import sys
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from host.machine import machine_info  # noqa: E402
+from benchmarks.shared_results import write_results  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "optimizer_step.json"
 MS = 1e3
@@ -59,10 +57,7 @@ def main() -> None:
              "step_ms_median": round(time_step(fused, args.threads, args.repeats), 2),
              "kind": "measured"} for name, fused in (("adamw-foreach", False),
                                                      ("adamw-fused", True))]
-    doc = {"command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info(),
-           "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    write_results(args.out, rows)
     for r in rows:
         print(f"{r['optimizer']:14} {r['step_ms_median']:8.2f} ms per step "
               f"({r['threads']} threads)")

@@ -1,13 +1,16 @@
-"""Safe updates of a results file that several benchmark scripts (and parallel runs of one
-script) share, such as benchmarks/results/accuracy.json: each writer keeps the rows it does
-not own, so the read-change-write must be atomic against other writers, and a reader must
-never see a half-written file."""
+"""Writing benchmark results: a script's own file (`write_results`), and safe updates of a
+file that several scripts, or parallel runs of one, share (`locked_doc`), such as
+benchmarks/results/accuracy.json: each writer keeps the rows it does not own, so the
+read-change-write must be atomic against other writers, and a reader must never see a
+half-written file."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import shlex
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,3 +42,17 @@ def locked_doc(path: Path) -> Iterator[dict[str, Any]]:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(doc, indent=2) + "\n")
         os.replace(tmp, path)
+
+
+def write_results(path: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A script's own results file: its rows with the command and the machine that made
+    them, written whole by a rename so that a cut-off run leaves the old file."""
+    from host.machine import machine_info
+
+    doc = {"command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info(),
+           "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, path)
+    return doc

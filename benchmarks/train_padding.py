@@ -10,15 +10,13 @@ counted exactly from the tokenized GLUE train splits (no timing), for the epoch-
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from host.machine import machine_info  # noqa: E402
+from benchmarks.shared_results import write_results  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "train_padding.json"
 TASKS = {"SST-2": 64, "MRPC": 128, "RTE": 128, "STS-B": 128, "CoLA": 64}  # max_length
@@ -65,10 +63,7 @@ def main() -> None:
     names = [task_spec(t).name for t in args.tasks]  # canonical, also for aliases (sst2)
     rows = [r for t in names
             for r in count(t, TASKS.get(t, 128), args.batch_size, groups, args.glue_dir)]
-    doc = {"command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info(),
-           "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    write_results(args.out, rows)
     for r in rows:
         print(f"{r['task']:6} group {r['length_group']:3}: {r['computed_tokens']:>9} tokens "
               f"computed for {r['real_tokens']:>9} real (padding {r['padding_share']:.3f})")

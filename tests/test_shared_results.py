@@ -51,3 +51,14 @@ def test_the_older_list_layout_is_read_and_a_malformed_file_named(tmp_path: Path
     path.write_text(json.dumps({"rows": 3}))
     with pytest.raises(ValueError, match="results.json"):
         read_doc(path)
+
+
+def test_a_scripts_own_results_name_the_command_and_machine(tmp_path: Path) -> None:
+    from benchmarks.shared_results import write_results
+
+    path = tmp_path / "sub" / "bench.json"
+    doc = write_results(path, [{"x": 1, "kind": "measured"}])
+    saved = json.loads(path.read_text())
+    assert saved == doc and saved["rows"] == [{"x": 1, "kind": "measured"}]
+    assert saved["command"] and saved["machine"]["cores"] >= 1
+    assert [p.name for p in path.parent.iterdir()] == ["bench.json"]
