@@ -95,8 +95,8 @@ def _same_setup(saved: dict[str, Any], task: str, args: argparse.Namespace, data
 
 
 def _same_shape(row: dict[str, Any], shape: Any) -> bool:
-    """Whether a pruned row has the HP shape this run would prune to (the default m
-    follows `algo.hp.choose_m`, which has changed)."""
+    """Whether a pruned row has the HP shape this run would prune to: a row made with
+    another m (another --bo/--bi, or an older `algo.hp.choose_m` rule) is stale."""
     return (row.get("bo"), row.get("bi"), row.get("m")) == (shape.bo, shape.bi, shape.m)
 
 
