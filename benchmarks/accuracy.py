@@ -291,7 +291,7 @@ def _targets(rows: list[dict[str, Any]], dense: dict[str, dict]) -> list[str]:
         best: dict[float, float] = {}
         for r in rows:
             if r["task"] == task and r["variant"] != "dense" and r["target_sparsity"] == 0.8:
-                best[r["epochs"]] = max(best.get(r["epochs"], -1.0), _headline(r))
+                best[r["epochs"]] = max(best.get(r["epochs"], float("-inf")), _headline(r))
         if not best or task not in dense:
             out.append(f"- HP 80% within 1.5 points of dense on {task}: not measured")
             continue

@@ -102,8 +102,10 @@ def _hp_linear_c(lib, which, x, hp, bias, mult, shift) -> np.ndarray:
     bp, bc = c_array(hp.block_ptr, np.int32), c_array(hp.block_col, np.int32)
     b, mu, s = c_array(bias, np.int32), c_array(mult, np.int32), c_array(shift, np.int32)
     y = np.zeros((L, hp.out_features), np.int8)
-    lib.sbf_test_hp_linear(which, ptr(x8), L, hp.out_features, hp.in_features, hp.nnzb, ptr(bp),
-                           ptr(bc), ptr(vals), ptr(idx), ptr(b), ptr(mu), ptr(s), ptr(y))
+    rc = lib.sbf_test_hp_linear(which, ptr(x8), L, hp.out_features, hp.in_features, hp.nnzb,
+                                ptr(bp), ptr(bc), ptr(vals), ptr(idx), ptr(b), ptr(mu), ptr(s),
+                                ptr(y))
+    assert rc == 0, f"the unit driver has no HP configuration {which}"
     return y
 
 
@@ -126,6 +128,7 @@ def test_hp_linear_matches_golden(hp_lib, length: int, keep: float, config: str)
 def test_hp_driver_refuses_an_unknown_config(hp_lib) -> None:
     vals = [ctypes.c_int() for _ in range(5)]
     assert hp_lib.sbf_test_hp_cfg(7, *(ctypes.byref(v) for v in vals)) == -1
+    assert hp_lib.sbf_test_hp_linear(7, None, 1, 4, 8, 0, *([None] * 8)) == -1
 
 
 # ---- nonlinear.h ---------------------------------------------------------------------------

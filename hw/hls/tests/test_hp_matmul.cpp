@@ -52,16 +52,20 @@ int sbf_test_hp_cfg(int which, int* bo, int* bi, int* m, int* t, int* max_in) {
 }
 
 // y[L][out] = hp_linear(x[L][in]); values/idx in the per-PE bank layout [Bo][nnzb][m].
-void sbf_test_hp_linear(int which, const int8_t* x, int L, int out_features, int in_features,
-                        int nnzb, const int32_t* block_ptr, const int32_t* block_col,
-                        const int8_t* values, const uint8_t* idx, const int32_t* bias,
-                        const int32_t* mult, const int32_t* shift, int8_t* y) {
+// Returns -1 (and leaves y as it was) for an unknown `which`.
+int sbf_test_hp_linear(int which, const int8_t* x, int L, int out_features, int in_features,
+                       int nnzb, const int32_t* block_ptr, const int32_t* block_col,
+                       const int8_t* values, const uint8_t* idx, const int32_t* bias,
+                       const int32_t* mult, const int32_t* shift, int8_t* y) {
   const sbf::hp_layer w = {out_features, in_features, nnzb, block_ptr, block_col,
                            values, idx, bias, mult, shift};
   if (which == 0) {
     run_linear<unit_hp_cfg>(x, L, w, y);
   } else if (which == 1) {
     run_linear<unit_hp_cfg_m3>(x, L, w, y);
+  } else {
+    return -1;
   }
+  return 0;
 }
 }
