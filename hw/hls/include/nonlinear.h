@@ -29,12 +29,60 @@ struct gelu_params {
   int32_t shift;
 };
 
-// floor(a / b) for b > 0, as NumPy's // (C++ division truncates toward zero).
+// floor(a / b) for b > 0, as NumPy's // (C++ division truncates toward zero). Only for a
+// constant b (the LayerNorm mean divides by its width N), which HLS does not implement
+// as a run-time divider; every division by a run-time value goes through udiv_small or
+// recip_pow2 below.
 inline wide_t floor_div(wide_t a, wide_t b) {
 #pragma HLS INLINE
   const wide_t q = a / b;
   return (a % b != 0 && a < 0) ? wide_t(q - 1) : q;
 }
+
+// floor(a / d) for 0 <= a < 2^Q_BITS * d, d > 0: restoring division with a Q_BITS-bit
+// quotient, one compare-subtract per bit. Why: the quotients of i-exp's shift (<=
+// EXP_MAX_SHIFT) and of the 4-bit code (<= Q4_MAX) are a few bits wide, so a few unrolled
+// compare-subtracts replace a 64-bit divider and stay inside an II=1 pipeline.
+template <int Q_BITS>
+ap_uint<Q_BITS> udiv_small(ap_uint<WIDE_BITS> a, ap_uint<WIDE_BITS> d) {
+#pragma HLS INLINE
+  ap_uint<WIDE_BITS + Q_BITS> rem = a;
+  ap_uint<Q_BITS> q = 0;
+quotient_bits:
+  for (int i = Q_BITS - 1; i >= 0; --i) {
+#pragma HLS UNROLL
+    const ap_uint<WIDE_BITS + Q_BITS> sub = ap_uint<WIDE_BITS + Q_BITS>(d) << i;
+    if (rem >= sub) {
+      rem -= sub;
+      q[i] = 1;
+    }
+  }
+  return q;
+}
+
+// floor(2^N / d) for d >= 1: restoring division, N + 1 fixed steps (one quotient bit each,
+// as the RTL's DIV state). Why: the softmax and LayerNorm reciprocals divide by a run-time
+// sum; a fixed-trip loop of compares is what hardware can schedule, where `/` on int64
+// would instantiate a 64-bit divider.
+template <int N>
+wide_t recip_pow2(wide_t d) {
+  const ap_uint<WIDE_BITS> den = d;
+  ap_uint<WIDE_BITS + 1> rem = 0;
+  ap_uint<N + 1> q = 0;
+quotient_bits:
+  for (int i = N; i >= 0; --i) {
+#pragma HLS PIPELINE II = 1
+    rem = (rem << 1) | ap_uint<WIDE_BITS + 1>(i == N ? 1 : 0);
+    if (rem >= den) {
+      rem -= den;
+      q[i] = 1;
+    }
+  }
+  return wide_t(q);
+}
+
+// The number of bits of a non-negative constant: sizes the quotient of udiv_small.
+constexpr int bit_length(int v) { return v > 0 ? 1 + bit_length(v >> 1) : 0; }
 
 // (v + 2^(s-1)) >> s: round half up, the rule of requantize.
 inline wide_t round_shift(wide_t v, int s) {
@@ -47,7 +95,8 @@ inline wide_t int_exp(wide_t q, const softmax_params& p) {
 #pragma HLS INLINE
   const wide_t lo = -wide_t(EXP_MAX_SHIFT) * p.q_ln2;
   const wide_t qs = q < lo ? lo : q;  // SAT_EXP
-  const wide_t z = (-qs) / p.q_ln2;   // -qs >= 0: truncation is the floor
+  // 0 <= -qs <= EXP_MAX_SHIFT * q_ln2, so z = floor(-qs / q_ln2) <= EXP_MAX_SHIFT
+  const wide_t z = udiv_small<bit_length(EXP_MAX_SHIFT)>(-qs, p.q_ln2);
   const wide_t r = qs + z * p.q_ln2;
   const wide_t t = r + p.q_b;
   return (t * t + p.q_c) >> z.to_int();
@@ -70,7 +119,7 @@ exps:
     e[j] = int_exp(wide_t(x[j]) - mx, p);
     total += e[j];
   }
-  const wide_t recip = (wide_t(1) << SOFTMAX_RECIP_BITS) / total;
+  const wide_t recip = recip_pow2<SOFTMAX_RECIP_BITS>(total);
 normalise:
   for (int j = 0; j < n; ++j) {
 #pragma HLS PIPELINE II = 1
@@ -90,24 +139,26 @@ inline wide_t int_gelu(wide_t q, const gelu_params& p) {
   return q * (erf + p.q_one);
 }
 
-// floor(sqrt(n)) for 0 <= n < 2^62: Newton from 2^ceil(bits/2), at most ISQRT_MAX_ITERS steps.
+// floor(sqrt(n)) for 0 <= n < 2^62, digit by digit: one result bit per step, a fixed
+// ISQRT_STEPS steps without division. It equals the golden isqrt (Newton from above),
+// which is floor(sqrt(n)) exactly; the hardware form has no divider and no early exit.
+const int ISQRT_STEPS = (ISQRT_IN_BITS + 1) / 2;
 inline wide_t isqrt(wide_t n) {
-  if (n == 0) return 0;
-  int bits = 0;
-bit_length:
-  for (int b = 0; b < ISQRT_IN_BITS; ++b) {
-#pragma HLS UNROLL
-    if ((n >> b) != 0) bits = b + 1;
+  const ap_uint<2 * ISQRT_STEPS> v = n;
+  ap_uint<2 * ISQRT_STEPS + 2> rem = 0;
+  ap_uint<ISQRT_STEPS + 2> root = 0;
+digits:
+  for (int i = ISQRT_STEPS - 1; i >= 0; --i) {
+#pragma HLS PIPELINE II = 1
+    rem = (rem << 2) | ap_uint<2 * ISQRT_STEPS + 2>(v.range(2 * i + 1, 2 * i));
+    const ap_uint<2 * ISQRT_STEPS + 2> trial = (ap_uint<2 * ISQRT_STEPS + 2>(root) << 2) | 1;
+    root <<= 1;
+    if (rem >= trial) {
+      rem -= trial;
+      root |= 1;
+    }
   }
-  wide_t x = wide_t(1) << ((bits + 1) >> 1);
-newton:
-  for (int i = 0; i < ISQRT_MAX_ITERS; ++i) {
-#pragma HLS PIPELINE
-    const wide_t y = (x + n / x) >> 1;
-    if (y >= x) break;
-    x = y;
-  }
-  return x;
+  return wide_t(root);
 }
 
 // LayerNorm of one token x[0..N) with per-channel gamma (int), beta (int32) and output
@@ -131,7 +182,7 @@ variance:
   }
   wide_t sd = isqrt(ss);
   if (sd < LN_STD_MIN) sd = LN_STD_MIN;
-  const wide_t recip = (wide_t(1) << LN_RECIP_BITS) / sd;
+  const wide_t recip = recip_pow2<LN_RECIP_BITS>(sd);
 normalise:
   for (int c = 0; c < N; ++c) {
 #pragma HLS PIPELINE II = 1
