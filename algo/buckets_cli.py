@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, finite_float, positive_int
 
 DEFAULT_TILE = 8
 DEFAULT_MAX_LENGTH = 128
@@ -14,16 +14,18 @@ HALF_TOKEN = 0.5  # histogram bars centred on each length; edges drawn between b
 
 
 def register(cli: Cli) -> None:
-    p = cli.command("buckets", run, "choose length-bucket edges that minimise padded slots")
+    p = cli.command("buckets", run, "choose length-bucket edges that minimise padded slots "
+                    f"(sequences over --max-length, default {DEFAULT_MAX_LENGTH}, are "
+                    "truncated into the last bucket and counted in `truncated`)")
     p.add_argument("--task", required=True, help="GLUE task, e.g. SST-2")
     p.add_argument("--split", default="dev", help="train or dev (default dev)")
-    p.add_argument("--n", type=int, required=True, help="number of buckets (edges)")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE,
+    p.add_argument("--n", type=positive_int, required=True, help="number of buckets (edges)")
+    p.add_argument("--tile", type=positive_int, default=DEFAULT_TILE,
                    help=f"tile size T for tile_overhead (default {DEFAULT_TILE})")
-    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
-                   help="truncation length and last edge "
-                        f"(default {DEFAULT_MAX_LENGTH})")
-    p.add_argument("--attention-weight", type=float, default=0.0,
+    p.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
+                   help="truncation length and last edge: longer sequences are truncated "
+                        f"to it and counted (default {DEFAULT_MAX_LENGTH})")
+    p.add_argument("--attention-weight", type=finite_float, default=0.0,
                    help="cost per slot = 1 + w * L (w > 0 weighs the L^2 attention work)")
     p.add_argument("--model", default=None, help="tokenizer: model dir or hub id "
                    "(default: the packaged MiniLM)")
@@ -38,12 +40,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from algo.glue import GlueError, token_lengths
     from algo.models import ModelError, load_tokenizer
 
-    if args.max_length < 1:
-        raise CliError(f"--max-length: must be >= 1, got {args.max_length}")
+    if args.attention_weight < 0:
+        raise CliError(f"--attention-weight: must be >= 0, got {args.attention_weight}")
+    if args.plot is not None and args.plot.is_dir():
+        raise CliError(f"--plot: {args.plot} is a directory; give a .png file name")
     try:
         cost = SlotCost(linear=1.0, attention=args.attention_weight)
-        lengths = token_lengths(args.task, args.split, load_tokenizer(args.model), args.glue_dir)
-        lengths = np.minimum(lengths, args.max_length)
+        raw = token_lengths(args.task, args.split, load_tokenizer(args.model), args.glue_dir)
+        truncated = int((raw > args.max_length).sum())
+        lengths = np.minimum(raw, args.max_length)
         plan = optimal_edges(lengths, args.n, args.max_length, cost)
         overhead = tile_overhead(lengths, args.tile)
     except (GlueError, ModelError, ValueError) as e:
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "task": args.task,
         "split": args.split,
         "sequences": int(lengths.size),
+        "truncated": truncated,  # sequences longer than max_length, cut into the last bucket
+        "longest": int(raw.max()),
         "n": args.n,
         "max_length": args.max_length,
         "edges": list(plan.edges),

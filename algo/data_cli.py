@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from algo.glue import TASKS, GlueError, length_stats, task_spec, token_lengths
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, positive_int
 
 DEFAULT_MAX_LENGTH = 128
 HIST_BIN_WIDTH = 4  # tokens per histogram bar
@@ -21,8 +21,9 @@ def register(cli: Cli) -> None:
                        help="tokenized length statistics of a GLUE split and padding at max")
     p.add_argument("--task", required=True, help=f"GLUE task ({', '.join(TASKS)})")
     p.add_argument("--split", default="dev", help="train or dev (default dev)")
-    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
-                   help=f"padded length for padding_at_max (default {DEFAULT_MAX_LENGTH})")
+    p.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
+                   help=f"padded length for padding_at_max (default {DEFAULT_MAX_LENGTH}); "
+                        "lengths are never truncated, `truncated` counts those over it")
     p.add_argument("--glue-dir", help="GLUE directory (default $SBF_GLUE_DIR, "
                                       "then ../shared/data/glue)")
     p.add_argument("--model", help="model directory or hub id whose tokenizer is used "

@@ -161,6 +161,10 @@ def read_tsv(spec: TaskSpec, path: Path) -> GlueSplit:
         if spec.text_b is not None:
             texts_b.append(row[cols[spec.text_b]])
         labels.append(_parse_label(spec, row[cols[spec.label]], path, i))
+    if not texts_a:
+        what = "only a header" if spec.has_header else "an empty file"
+        raise GlueError(f"{path}: no examples ({what}); restore the file or point "
+                        f"--glue-dir at a complete GLUE copy")
     dtype = np.float32 if spec.is_regression else np.int64
     return GlueSplit(spec.name, texts_a, texts_b if spec.is_pair else None,
                      np.asarray(labels, dtype=dtype))
@@ -194,6 +198,8 @@ def _load_hf(spec: TaskSpec, split: str, local_error: GlueError) -> GlueSplit:
         raise GlueError(f"{local_error}; loading {HF_DATASET}/{spec.hf_name} through Hugging Face "
                         f"failed too ({e})") from None
     field_a, field_b = _HF_FIELDS[spec.name]
+    if len(ds) == 0:
+        raise GlueError(f"{HF_DATASET}/{spec.hf_name} {split}: holds no examples")
     dtype = np.float32 if spec.is_regression else np.int64
     return GlueSplit(spec.name, list(ds[field_a]), list(ds[field_b]) if field_b else None,
                      np.asarray(ds["label"], dtype=dtype))
@@ -201,9 +207,26 @@ def _load_hf(spec: TaskSpec, split: str, local_error: GlueError) -> GlueSplit:
 
 def split_lengths(data: GlueSplit, tokenizer: Any) -> np.ndarray:
     """Tokenized length of every example, special tokens included, never truncated."""
-    enc = tokenizer(data.texts_a, data.texts_b, add_special_tokens=True, truncation=False,
-                    return_attention_mask=False, return_token_type_ids=False, verbose=False)
-    return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(data))
+    return text_lengths(tokenizer, data.texts_a, data.texts_b)
+
+
+def text_lengths(tokenizer: Any, texts_a: Sequence[str],
+                 texts_b: Sequence[str] | None = None) -> np.ndarray:
+    """Tokenized length of every text (pair), special tokens included, never truncated:
+    what a command that truncates compares with its max_length to count what it cut."""
+    if len(texts_a) == 0:
+        return np.zeros(0, dtype=np.int64)
+    enc = tokenizer(list(texts_a), list(texts_b) if texts_b is not None else None,
+                    add_special_tokens=True, truncation=False, return_attention_mask=False,
+                    return_token_type_ids=False, verbose=False)
+    return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64,
+                       count=len(texts_a))
+
+
+def count_truncated(tokenizer: Any, texts_a: Sequence[str], texts_b: Sequence[str] | None,
+                    max_length: int) -> int:
+    """How many of the texts are longer than `max_length` tokens (and so get shortened)."""
+    return int((text_lengths(tokenizer, texts_a, texts_b) > max_length).sum())
 
 
 def token_lengths(task: str, split: str, tokenizer: Any,

@@ -10,7 +10,6 @@ transformers, load inside the handlers.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import shutil
 import sys
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, finite_float, nonnegative_int, positive_int, write_json
 
 CHECKPOINT_DIR = "checkpoint"
 ARTIFACT_DIR = "artifact"
@@ -46,13 +45,13 @@ def register(cli: Cli) -> None:
     _prune_args(p)
     from algo.prune.lasso import DEFAULT_EPS, DEFAULT_LAMBDA, DEFAULT_MILESTONES
 
-    p.add_argument("--lam", type=float, default=DEFAULT_LAMBDA,
+    p.add_argument("--lam", type=finite_float, default=DEFAULT_LAMBDA,
                    help=f"lasso strength, per block on average (default {DEFAULT_LAMBDA})")
-    p.add_argument("--eps", type=float, default=DEFAULT_EPS,
+    p.add_argument("--eps", type=finite_float, default=DEFAULT_EPS,
                    help=f"alpha_g = 1/(||W_g|| + eps) (default {DEFAULT_EPS})")
-    p.add_argument("--milestones", type=int, default=DEFAULT_MILESTONES,
+    p.add_argument("--milestones", type=positive_int, default=DEFAULT_MILESTONES,
                    help=f"alpha recomputations in the lasso phase (default {DEFAULT_MILESTONES})")
-    p.add_argument("--lasso-epochs", type=float, default=1.0,
+    p.add_argument("--lasso-epochs", type=finite_float, default=1.0,
                    help="epochs of the lasso phase; --epochs is the retraining after it")
 
     from algo.prune.search import (
@@ -67,19 +66,19 @@ def register(cli: Cli) -> None:
     _train_args(p)
     _prune_args(p)
     _gradual_args(p)
-    p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES,
+    p.add_argument("--candidates", type=positive_int, default=DEFAULT_CANDIDATES,
                    help=f"plans to rank, the uniform one included (default {DEFAULT_CANDIDATES})")
-    p.add_argument("--spread", type=float, default=DEFAULT_SPREAD,
+    p.add_argument("--spread", type=finite_float, default=DEFAULT_SPREAD,
                    help=f"std of log per-layer keep factors (default {DEFAULT_SPREAD})")
-    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT,
+    p.add_argument("--holdout", type=finite_float, default=DEFAULT_HOLDOUT,
                    help="share of the training examples held out to score candidates "
                         f"(default {DEFAULT_HOLDOUT}); dev is never used")
-    p.add_argument("--candidate-steps", type=int, default=DEFAULT_CANDIDATE_STEPS,
+    p.add_argument("--candidate-steps", type=positive_int, default=DEFAULT_CANDIDATE_STEPS,
                    help=f"fine-tuning steps per candidate (default {DEFAULT_CANDIDATE_STEPS})")
     p.add_argument("--executor", choices=("local", "inline", "ray"), default="local",
                    help="where candidates run: local processes (default), this process, Ray")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    p.add_argument("--workers", type=positive_int, help="local worker processes (default: cores)")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -90,24 +89,26 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="output model directory")
     p.add_argument("--glue-dir", help="GLUE data directory (default $SBF_GLUE_DIR or "
                    "../shared/data/glue)")
-    p.add_argument("--train-examples", type=int,
+    p.add_argument("--train-examples", type=positive_int,
                    help="train on a seeded random subset of this many examples (default all)")
-    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+    p.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
                    help=f"tokens per example (default {DEFAULT_MAX_LENGTH})")
-    p.add_argument("--epochs", type=float, default=2.0, help="training epochs (default 2)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
+    p.add_argument("--epochs", type=finite_float, default=2.0, help="training epochs (default 2)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default 32)")
+    p.add_argument("--lr", type=finite_float, default=5e-5,
+                   help="peak learning rate (default 5e-5)")
     p.add_argument("--seed", type=int, default=0, help="seed of data order, dropout, sampling")
-    p.add_argument("--length-group", type=int, default=DEFAULT_LENGTH_GROUP,
+    p.add_argument("--length-group", type=nonnegative_int, default=DEFAULT_LENGTH_GROUP,
                    help="batches per group sorted by length, so batches carry little "
                         f"padding (default {DEFAULT_LENGTH_GROUP}; 0 = random batches)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
-    p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY,
+    p.add_argument("--checkpoint-every", type=nonnegative_int, default=DEFAULT_CHECKPOINT_EVERY,
                    help="steps between checkpoints in OUT/checkpoint; a rerun resumes there "
                         f"(default {DEFAULT_CHECKPOINT_EVERY})")
     p.add_argument("--keep-checkpoint", action="store_true",
                    help="keep OUT/checkpoint after a successful run")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
+    p.add_argument("--threads", type=positive_int,
+                   help="torch CPU threads (default: torch's choice; "
                    "on a busy machine 1 is often much faster than oversubscribed cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -117,19 +118,20 @@ def _prune_args(p: argparse.ArgumentParser) -> None:
     from hw.config import DesignConfig
 
     d = DesignConfig()
-    p.add_argument("--sparsity", type=float, default=DEFAULT_SPARSITY,
+    p.add_argument("--sparsity", type=_sparsity, default=DEFAULT_SPARSITY,
                    help=f"overall encoder sparsity target (default {DEFAULT_SPARSITY})")
-    p.add_argument("--bo", type=int, default=d.bo, help=f"block rows (default {d.bo})")
-    p.add_argument("--bi", type=int, default=d.bi, help=f"block columns (default {d.bi})")
-    p.add_argument("--m", type=int, help="kept entries per row of a kept block (default: the "
+    p.add_argument("--bo", type=positive_int, default=d.bo, help=f"block rows (default {d.bo})")
+    p.add_argument("--bi", type=positive_int, default=d.bi, help=f"block columns (default {d.bi})")
+    p.add_argument("--m", type=positive_int,
+                   help="kept entries per row of a kept block (default: the "
                    "smallest m with m/bi >= 1 - sparsity)")
     p.add_argument("--teacher", help="dense fine-tuned model to distil from (distillation is "
                    "on whenever a teacher is given)")
-    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+    p.add_argument("--temperature", type=finite_float, default=DEFAULT_TEMPERATURE,
                    help=f"distillation temperature (default {DEFAULT_TEMPERATURE})")
-    p.add_argument("--hardness", type=float, default=DEFAULT_HARDNESS,
+    p.add_argument("--hardness", type=finite_float, default=DEFAULT_HARDNESS,
                    help=f"weight of the teacher's soft targets (default {DEFAULT_HARDNESS})")
-    p.add_argument("--hidden-weight", type=float, default=0.0,
+    p.add_argument("--hidden-weight", type=finite_float, default=0.0,
                    help="weight of the hidden-state MSE (default 0: off)")
     p.add_argument("--export", type=Path,
                    help=f"artifact directory (default OUT/{ARTIFACT_DIR})")
@@ -138,10 +140,18 @@ def _prune_args(p: argparse.ArgumentParser) -> None:
 def _gradual_args(p: argparse.ArgumentParser) -> None:
     from algo.prune.gradual import DEFAULT_END, DEFAULT_UPDATES
 
-    p.add_argument("--prune-end", type=float, default=DEFAULT_END,
+    p.add_argument("--prune-end", type=finite_float, default=DEFAULT_END,
                    help=f"share of the run after which masks stay fixed (default {DEFAULT_END})")
-    p.add_argument("--updates", type=int, default=DEFAULT_UPDATES,
+    p.add_argument("--updates", type=positive_int, default=DEFAULT_UPDATES,
                    help=f"mask updates on the cubic schedule (default {DEFAULT_UPDATES})")
+
+
+def _sparsity(text: str) -> float:
+    """argparse type: a sparsity in [0, 1) (1 would remove every weight)."""
+    value = finite_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
 
 
 def _command() -> str:
@@ -158,6 +168,12 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     from algo.prune.recipes import load_task_data
     from algo.train import TrainConfig
 
+    # Every option is checked before the model loads, so a typo costs no minutes.
+    cfg = _run(lambda: TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   seed=args.seed, length_group=args.length_group,
+                                   device=args.device, checkpoint_every=args.checkpoint_every))
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"--out: {args.out} is a file; give a directory")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -167,9 +183,6 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
                               args.glue_dir)
     except (GlueError, ModelError) as e:
         raise CliError(str(e)) from None
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, length_group=args.length_group, device=args.device,
-                      checkpoint_every=args.checkpoint_every)
     return model, tok, data, cfg
 
 
@@ -216,6 +229,13 @@ def _prune_setup(args: argparse.Namespace) -> tuple[Any, ...]:
     from algo.prune.distill import DistillConfig
     from algo.prune.recipes import hp_shape_for
 
+    try:  # the HP shape and distillation settings first: refused before any loading
+        shape = hp_shape_for(args.sparsity, args.bo, args.bi, args.m)
+        distill = DistillConfig(args.temperature, args.hardness, args.hidden_weight)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if getattr(args, "plan", None) is not None and not args.plan.is_file():
+        raise CliError(f"--plan: no such file {args.plan}")
     model, tok, data, cfg = _setup(args)
     teacher = None
     if args.teacher:
@@ -223,11 +243,6 @@ def _prune_setup(args: argparse.Namespace) -> tuple[Any, ...]:
             teacher, _ = load_model(args.teacher, num_labels=model.config.num_labels)
         except ModelError as e:
             raise CliError(f"--teacher: {e}") from None
-    try:
-        shape = hp_shape_for(args.sparsity, args.bo, args.bi, args.m)
-        distill = DistillConfig(args.temperature, args.hardness, args.hidden_weight)
-    except ValueError as e:
-        raise CliError(str(e)) from None
     return model, tok, data, cfg, teacher, distill, shape
 
 
@@ -245,7 +260,7 @@ def _export(args: argparse.Namespace, model: Any, masks: Any, result: dict[str, 
     export(model, masks, path, meta)
     plan.save(args.out / "plan.json")
     result["artifact"] = str(path)
-    (args.out / TRAIN_META).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out / TRAIN_META, result)
     return result
 
 
@@ -311,7 +326,7 @@ def _search(args: argparse.Namespace) -> dict[str, Any]:
         except (RuntimeError, ValueError) as e:
             raise CliError(str(e)) from None
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "search.json").write_text(json.dumps(found.to_dict(), indent=2) + "\n")
+    write_json(args.out / "search.json", found.to_dict())
     masks, res = _run(lambda: prune_gradual(
         model, data.train, found.best_plan, cfg, teacher, distill, end=args.prune_end,
         n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, positive_int
 
 DEFAULT_CALIBRATION = 64  # train sentences for the static activation scales
 
@@ -36,14 +36,15 @@ def register(cli: Cli) -> None:
                    help="auto: pynq, else pyxrt, else emulation")
     p.add_argument("--task", required=True, help="GLUE task, e.g. SST-2")
     p.add_argument("--split", default="dev", help="split to score (default dev)")
-    p.add_argument("--limit", type=int, help="first N examples only")
-    p.add_argument("--calibration", type=int, default=DEFAULT_CALIBRATION,
+    p.add_argument("--limit", type=positive_int, help="first N examples only (N >= 1)")
+    p.add_argument("--calibration", type=positive_int, default=DEFAULT_CALIBRATION,
                    help="train sentences for calibration when the artifact is not "
                         f"quantized yet (default {DEFAULT_CALIBRATION})")
-    p.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
+    p.add_argument("--max-batch", type=positive_int, default=DEFAULT_MAX_BATCH,
                    help="sequences per kernel call")
     p.add_argument("--truncate", action="store_true",
-                   help="truncate sequences over the design's max_length (default: refuse)")
+                   help="truncate sequences over the design's max_length and report how "
+                        "many in `truncated` (default: refuse them)")
     p.add_argument("--glue-dir", help="GLUE directory (default $SBF_GLUE_DIR, "
                                       "then ../shared/data/glue)")
 
@@ -128,12 +129,16 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     t4 = time.perf_counter()
     float_pred = _float_predictions(float_model, ids, types)
     device_out = res.packed_hidden
+    from algo.glue import count_truncated
+
+    truncated = count_truncated(tokenizer, texts_a, texts_b, acc.config.max_length)
     exact = [bool(np.array_equal(h, golden[a:b])) for h, a, b in
              zip(res.hidden, *_bounds(res.lengths), strict=True)]
     preds = res.predictions
     agree = float((preds == float_pred).mean()) if not spec.is_regression else None
     return {
         "task": spec.name, "split": args.split, "n": n, "tokens": int(res.lengths.sum()),
+        "max_length": acc.config.max_length, "truncated": truncated,
         "backend": backend, "design": str(args.design) if args.design else "rendered on the fly",
         "metrics": compute_metrics(spec.name, res.logits, data.labels[:n]),
         "bit_exact_vs_golden": bool(np.array_equal(device_out, golden)),

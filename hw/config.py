@@ -95,6 +95,9 @@ class DesignConfig:
             raise ConfigError(f"{unknown[0]}: unknown key in {source} (known: {sorted(known)})")
         data = dict(data)
         if "model" in data:
+            if not isinstance(data["model"], dict):
+                raise ConfigError(f"model: must be a mapping of hidden/heads/ffn/layers, "
+                                  f"got {data['model']!r}")
             mknown = {f.name for f in dataclasses.fields(ModelDims)}
             bad = sorted(set(data["model"]) - mknown)
             if bad:
@@ -109,13 +112,27 @@ class DesignConfig:
         path = Path(path) if path else DEFAULT_CONFIG
         if not path.is_file():
             raise ConfigError(f"config: no such file {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as e:  # one line: where and what
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ConfigError(f"config: {path}{where}: not valid YAML ({problem}); fix the "
+                              f"file or pass another --config") from None
+        if data is None:  # an empty file is a mistake, never the built-in defaults
+            raise ConfigError(f"config: {path} is empty; give the design's fields (see "
+                              f"{DEFAULT_CONFIG.name}) or omit --config for the default")
         if not isinstance(data, dict):
-            raise ConfigError(f"config: {path} must hold a mapping")
+            raise ConfigError(f"config: {path} must hold a mapping of fields, "
+                              f"not a {type(data).__name__}")
         try:
             return cls.from_dict(data, source=str(path))
         except ConfigError as e:
             raise ConfigError(f"{e} [{path}]") from None
+        except (TypeError, ValueError) as e:  # wrong value types: name the file
+            raise ConfigError(f"config: {path}: a field has a value of the wrong type "
+                              f"({e})") from None
 
     def replace(self, **changes: Any) -> DesignConfig:
         return dataclasses.replace(self, **changes)

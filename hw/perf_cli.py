@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, positive_int
 from hw.config import ConfigError, DesignConfig
 
 DEFAULT_DENSITY = 0.2  # 80% HP sparsity, the project's headline setting
@@ -83,7 +83,7 @@ def _trace_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=DEFAULT_SPLIT, help="split (dev)")
     p.add_argument("--glue-dir", help="GLUE directory (default: SBF_GLUE_DIR or shared data)")
     p.add_argument("--model", help="tokenizer: model directory or hub id (default MiniLM)")
-    p.add_argument("--limit", type=int, help="use only the first N sequences")
+    p.add_argument("--limit", type=positive_int, help="use only the first N sequences (N >= 1)")
 
 
 def _config(args: argparse.Namespace) -> tuple[DesignConfig, Any]:

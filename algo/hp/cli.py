@@ -10,7 +10,7 @@ from typing import Any
 from algo.hp.artifact import ArtifactError, load_artifact
 from algo.hp.format import HPMatrix, density_report
 from algo.hp.mask import HPShape, split_density
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, fraction, positive_int
 
 REPORT_COLUMNS = ("layer", "shape", "kept_blocks", "block_density", "density", "bytes_int8")
 
@@ -23,7 +23,7 @@ def register(cli: Cli) -> None:
     cli.group("prune", help="prune a model into HP form")
     p = cli.subcommand("prune", "oneshot", _oneshot,
                        help="one-shot magnitude HP pruning of every encoder linear")
-    p.add_argument("--density", required=True, type=float,
+    p.add_argument("--density", required=True, type=fraction,
                    help="kept fraction of each weight, = block keep ratio * m / bi")
     _add_shape_args(p)
     p.add_argument("--model", help="model directory or hub id (default: the packaged MiniLM)")
@@ -35,9 +35,9 @@ def _add_shape_args(p: argparse.ArgumentParser) -> None:
     from hw.config import DesignConfig
 
     d = DesignConfig()
-    p.add_argument("--bo", type=int, default=d.bo, help=f"block rows (default {d.bo})")
-    p.add_argument("--bi", type=int, default=d.bi, help=f"block columns (default {d.bi})")
-    p.add_argument("--m", type=int, default=d.m,
+    p.add_argument("--bo", type=positive_int, default=d.bo, help=f"block rows (default {d.bo})")
+    p.add_argument("--bi", type=positive_int, default=d.bi, help=f"block columns (default {d.bi})")
+    p.add_argument("--m", type=positive_int, default=d.m,
                    help=f"kept entries per row of a kept block (default {d.m})")
 
 
@@ -91,6 +91,8 @@ def _oneshot(args: argparse.Namespace) -> dict[str, Any]:
     from algo.models import ModelError, load_model, resolve_model
 
     start = time.perf_counter()
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"--out: {args.out} is a file; give a directory for the artifact")
     try:
         shape = HPShape(args.bo, args.bi, args.m)
         split_density(args.density, shape)  # refuse a bad density before loading the model

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algo.hp.mask import HPShape, is_hp_mask
+from algo.hp.mask import INDEX_DTYPE, HPShape, is_hp_mask
 
 
 class HPFormatError(ValueError):
@@ -107,7 +107,7 @@ def encode(weight: np.ndarray, mask: np.ndarray, shape: HPShape) -> HPMatrix:
     wblocks = weight.reshape(nbr, bo, nbc, bi).transpose(0, 2, 1, 3)[rows, cols]
     values = np.take_along_axis(wblocks, idx, axis=2)
     return HPMatrix(out_f, in_f, shape, block_ptr, cols.astype(np.int32),
-                    np.ascontiguousarray(values), idx.astype(np.uint8))
+                    np.ascontiguousarray(values), idx.astype(INDEX_DTYPE))
 
 
 def decode(hp: HPMatrix) -> np.ndarray:

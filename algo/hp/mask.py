@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# In-block column indices are stored as this type (HPMatrix.idx, the artifact, the
+# hardware's index banks), so a block may be at most this many columns wide.
+INDEX_DTYPE = np.uint8
+MAX_BI = int(np.iinfo(INDEX_DTYPE).max) + 1
+
 
 @dataclass(frozen=True)
 class HPShape:
@@ -28,6 +33,10 @@ class HPShape:
                 raise ValueError(f"HP {name} must be >= 1, got {getattr(self, name)}")
         if self.m > self.bi:
             raise ValueError(f"HP m={self.m} cannot exceed bi={self.bi}")
+        if self.bi > MAX_BI:
+            raise ValueError(f"HP bi={self.bi} exceeds {MAX_BI}: in-block column indices are "
+                             f"stored as {np.dtype(INDEX_DTYPE).name} (0..{MAX_BI - 1}); "
+                             f"use --bi <= {MAX_BI}")
 
     def check_divides(self, out_features: int, in_features: int) -> None:
         if out_features % self.bo or in_features % self.bi:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, positive_int, show_progress
 
 DEFAULT_TASK = "SST-2"
 DEFAULT_MAX_LENGTH = 128
@@ -22,11 +22,13 @@ def register(cli: Cli) -> None:
 
     cli.group("golden", help="the integer golden model")
     p = cli.subcommand("golden", "check", _check,
-                       help="float vs integer golden model on real sentences: cosine, agreement")
+                       help="float vs integer golden model on real sentences: cosine, agreement "
+                            f"(sentences over --max-length, default {DEFAULT_MAX_LENGTH}, are "
+                            "truncated and counted in `truncated`)")
     _source_args(p, allow_quantized=True)
     p.add_argument("--task", default=DEFAULT_TASK, help=f"GLUE task (default {DEFAULT_TASK})")
     p.add_argument("--split", default="dev", help="evaluation split (default dev)")
-    p.add_argument("--limit", type=int, help="only the first N sentences")
+    p.add_argument("--limit", type=positive_int, help="only the first N sentences (N >= 1)")
     _calib_args(p)
 
 
@@ -44,12 +46,13 @@ def _calib_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--calib-task", help=f"task whose {CALIB_SPLIT} split calibrates "
                    "(default: --task, or SST-2; the built-in sentences without GLUE data)")
-    p.add_argument("--calib-n", type=int, default=DEFAULT_CALIB_N,
+    p.add_argument("--calib-n", type=positive_int, default=DEFAULT_CALIB_N,
                    help=f"calibration sentences (default {DEFAULT_CALIB_N})")
     p.add_argument("--glue-dir",
                    help="GLUE directory (default $SBF_GLUE_DIR or ../shared/data/glue)")
-    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
-                   help=f"truncate sentences to this many tokens (default {DEFAULT_MAX_LENGTH})")
+    p.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
+                   help=f"truncate sentences to this many tokens (default {DEFAULT_MAX_LENGTH}; "
+                        "how many were truncated is reported)")
 
 
 def _num_labels(task: str | None) -> int:
@@ -78,7 +81,7 @@ def _quantized(args: argparse.Namespace, task: str | None) -> tuple[Any, Any, di
         src = load_float(args.model, args.artifact, _num_labels(task))
         calib_task = args.calib_task or task or DEFAULT_TASK
         texts_a, texts_b, info = calibration_texts(calib_task, args.calib_n, args.glue_dir)
-        qm = quantize_source(src, texts_a, texts_b, args.max_length, progress=not args.json)
+        qm = quantize_source(src, texts_a, texts_b, args.max_length, progress=show_progress(args))
         return qm, src, info
     except (ArtifactError, ModelError, ValueError) as e:
         raise CliError(str(e)) from None
@@ -98,7 +101,7 @@ def _quantize(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> dict[str, Any]:
-    from algo.glue import GlueError, load_split
+    from algo.glue import GlueError, count_truncated, load_split
     from sim.golden.check import compare, tokenize
 
     if args.calib_task in (None, args.task) and args.split.lower() == "train":
@@ -110,8 +113,10 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(str(e)) from None
     n = len(data) if args.limit is None else min(args.limit, len(data))
     qm, src, info = _quantized(args, args.task)
-    tok = tokenize(src.tokenizer, data.texts_a[:n],
-                   data.texts_b[:n] if data.texts_b is not None else None, args.max_length)
-    result = compare(src.model, qm, tok, progress=not args.json)
-    return {"task": data.task, "split": args.split, **result, "source": src.origin,
-            "calibration": info}
+    texts_a, texts_b = data.texts_a[:n], data.texts_b[:n] if data.texts_b is not None else None
+    tok = tokenize(src.tokenizer, texts_a, texts_b, args.max_length)
+    truncated = count_truncated(src.tokenizer, texts_a, texts_b, args.max_length)
+    result = compare(src.model, qm, tok, progress=show_progress(args))
+    return {"task": data.task, "split": args.split, "max_length": args.max_length,
+            "truncated": truncated, **result,
+            "source": src.origin, "calibration": info}
