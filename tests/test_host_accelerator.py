@@ -221,7 +221,8 @@ def xclbin(tmp_path: Path) -> Path:
 def open_acc(backend: Any = None, design: Path | None = None, **kw: Any) -> Accelerator:
     if backend is None:
         backend = EmulationBackend(lambda args: toy_kernel(*args))
-    return Accelerator(ToyModel(), design, backend, config=CFG, max_batch=MAX_BATCH, **kw)
+    kw.setdefault("max_batch", MAX_BATCH)
+    return Accelerator(ToyModel(), design, backend, config=CFG, **kw)
 
 
 # Lengths across all three buckets, out of order, more sequences than one device batch.
