@@ -82,7 +82,7 @@ module hp_spmm #(
   localparam int TC_W = $clog2(T + 1);
   localparam int ACT_AW = 1 + T_W + C_W;  // {buffer, token, block column}
   localparam logic [LEN_W-1:0] T_LEN = LEN_W'(T);
-  localparam int DRAIN_STAGES = 3;  // requant's D1..D3
+  localparam int DRAIN_STAGES = requant_pkg::LATENCY;  // the requant lane's stages
   localparam int MULT_W = 15;  // sim/golden/requant.py: MULT_BITS
   localparam int SHIFT_W = 6;  // shifts in [1, 62]
 
@@ -239,6 +239,7 @@ module hp_spmm #(
         .bias(ob_bias[BIAS_W*p +: BIAS_W]),
         .mult(ob_mult[MULT_W*p +: MULT_W]),
         .shift(ob_shift[SHIFT_W*p +: SHIFT_W]),
+        .narrow(1'b0),  // OUT_BITS = 8 already
         .y(m_axis_out_tdata[8*p +: 8])
     );
   end

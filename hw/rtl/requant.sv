@@ -1,14 +1,31 @@
-// One requantization lane: bias add, integer rescale, saturation to OUT_BITS.
+// One requantization lane: bias add, integer rescale, saturation to OUT_BITS or 8 bits.
 //
-// Implements sim/golden/requant.py exactly (add_bias, then requantize), in three
-// registered stages:
-//   D1  b   = sat32(acc + bias)                          (SAT_BIAS)
-//   D2  p   = b * mult                                    (signed 48-bit, mult 15-bit unsigned)
-//   D3  y   = sat((p + 2^(shift-1)) >>> shift, OUT_BITS)   (SAT_REQUANT, round half up)
-// shift must lie in [1, 62] as in the golden model.
-// `en` advances all three stages at once (a drain stalls as a whole under backpressure).
+// Implements sim/golden/requant.py exactly (add_bias, then requantize), pipelined so that
+// every stage holds one carry chain, one multiply or one mux tree (docs/rtl.md, "Logic
+// depth"):
+//   R1  b   = sat32(acc + bias)                 33-bit add + saturate      (SAT_BIAS)
+//   R2  ph  = b[31:16] * mult, pl = b[15:0] * mult   two 16x15 products (one DSP each),
+//                                               rnd = 2^(s-1) decoded from the shift
+//   R3  p   = ph * 2^16 + pl                    the 47-bit product b * mult (a 31-bit add)
+//   R4  r   = p + rnd                           rounding add, PROD_W + 2 bits
+//   R5  q   = r >>> s                           barrel shift
+//   R6  y   = sat(q, narrow ? 8 : OUT_BITS)     compare + saturate          (SAT_REQUANT)
+// s = min(shift, SHIFT_CAP): with |p| < 2^46 every shift >= SHIFT_CAP gives 0, as the
+// golden model's shift does, so the adder and the shifter need only PROD_W + 2 bits.
+// shift must lie in [1, 62] as in the golden model. `narrow` saturates to int8 (sign-
+// extended into OUT_BITS) so that one OUT_BITS = 16 lane serves int8 and int16 outputs.
+// `en` advances all stages at once (a drain stalls as a whole under backpressure). Users
+// take the latency from requant_pkg::LATENCY (sim/rtl/cycles.py reads it from here too).
+/* verilator lint_off DECLFILENAME */  // the package belongs to this module's file
+/* verilator lint_off UNUSEDPARAM */   // read by the users of the lane
+package requant_pkg;
+  localparam int LATENCY = 6;  // R1..R6: input to registered output
+endpackage
+/* verilator lint_on UNUSEDPARAM */
+/* verilator lint_on DECLFILENAME */
+
 module requant #(
-    parameter int OUT_BITS = 8
+    parameter int OUT_BITS = 8  // >= NARROW_BITS
 ) (
     input  logic               clk,
     input  logic               en,
@@ -16,36 +33,67 @@ module requant #(
     input  logic signed [31:0] bias,
     input  logic        [14:0] mult,
     input  logic        [5:0]  shift,
+    input  logic               narrow,  // 1: saturate to 8 bits, 0: to OUT_BITS
     output logic signed [OUT_BITS-1:0] y
 );
-  localparam logic signed [32:0] ACC_MAX = 33'sd2147483647;
-  localparam logic signed [32:0] ACC_MIN = -33'sd2147483648;
-  localparam logic signed [63:0] OUT_MAX = (64'sd1 <<< (OUT_BITS - 1)) - 64'sd1;
-  localparam logic signed [63:0] OUT_MIN = -(64'sd1 <<< (OUT_BITS - 1));
+  localparam int ACC_W = 32;
+  localparam int MULT_W = 15;       // sim/golden/requant.py: MULT_BITS
+  localparam int HALF_W = ACC_W / 2;  // b splits into two 16-bit halves, one DSP each
+  localparam int PART_W = HALF_W + MULT_W;  // a half times mult
+  localparam int PROD_W = ACC_W + MULT_W;   // b * mult, signed: |p| < 2^46
+  localparam int SHIFT_CAP = PROD_W + 1;    // shifts at or above it give 0 (see above)
+  localparam int R_W = PROD_W + 2;          // p + 2^(SHIFT_CAP-1) fits signed
+  localparam int NARROW_BITS = 8;
+  localparam logic signed [ACC_W:0] ACC_MAX = (33'sd1 <<< (ACC_W - 1)) - 33'sd1;
+  localparam logic signed [ACC_W:0] ACC_MIN = -(33'sd1 <<< (ACC_W - 1));
+  localparam logic signed [R_W-1:0] WIDE_MAX = (R_W'(1) <<< (OUT_BITS - 1)) - R_W'(1);
+  localparam logic signed [R_W-1:0] WIDE_MIN = -(R_W'(1) <<< (OUT_BITS - 1));
+  localparam logic signed [R_W-1:0] NARROW_MAX = (R_W'(1) <<< (NARROW_BITS - 1)) - R_W'(1);
+  localparam logic signed [R_W-1:0] NARROW_MIN = -(R_W'(1) <<< (NARROW_BITS - 1));
 
-  logic signed [32:0] sum;
-  logic signed [31:0] d1_b;
-  logic        [14:0] d1_mult;
-  logic        [5:0]  d1_shift, d2_shift;
-  logic signed [47:0] d2_p;
-  logic signed [63:0] rounded, shifted;  // 64 bits: the rounding term reaches 2^61
+  // R1: saturating bias add; the shift is capped alongside
+  logic signed [ACC_W:0]   sum;
+  logic signed [ACC_W-1:0] b1;
+  logic [MULT_W-1:0]       mult1;
+  logic [5:0]              sh1, sh2, sh3, sh4;
+  logic [4:0]              nar;  // narrow, one bit per stage R1..R5
+  assign sum = (ACC_W + 1)'(acc) + (ACC_W + 1)'(bias);
 
-  assign sum = 33'(acc) + 33'(bias);
-  assign rounded = 64'(d2_p) + (64'sd1 <<< (d2_shift - 6'd1));
-  assign shifted = rounded >>> d2_shift;
+  // R2: the two half products and the rounding constant
+  logic signed [PART_W:0]  ph2;  // signed high half times mult
+  logic [PART_W-1:0]       pl2;  // unsigned low half times mult
+  logic [R_W-1:0]          rnd2, rnd3;
+
+  // R3..R5
+  logic signed [PROD_W-1:0] p3;
+  logic signed [R_W-1:0]    r4, q5;
 
   always_ff @(posedge clk) begin
     if (en) begin
-      if (sum > ACC_MAX) d1_b <= 32'sh7fffffff;
-      else if (sum < ACC_MIN) d1_b <= -32'sh80000000;
-      else d1_b <= sum[31:0];
-      d1_mult  <= mult;
-      d1_shift <= shift;
-      d2_p     <= 48'(d1_b) * $signed({33'd0, d1_mult});
-      d2_shift <= d1_shift;
-      if (shifted > OUT_MAX) y <= OUT_MAX[OUT_BITS-1:0];
-      else if (shifted < OUT_MIN) y <= OUT_MIN[OUT_BITS-1:0];
-      else y <= shifted[OUT_BITS-1:0];
+      if (sum > ACC_MAX) b1 <= ACC_MAX[ACC_W-1:0];
+      else if (sum < ACC_MIN) b1 <= ACC_MIN[ACC_W-1:0];
+      else b1 <= sum[ACC_W-1:0];
+      mult1 <= mult;
+      sh1 <= shift > 6'(SHIFT_CAP) ? 6'(SHIFT_CAP) : shift;
+      nar <= {nar[3:0], narrow};
+
+      ph2 <= (PART_W + 1)'($signed(b1[ACC_W-1:HALF_W])) * $signed((PART_W + 1)'(mult1));
+      pl2 <= PART_W'(b1[HALF_W-1:0]) * PART_W'(mult1);
+      rnd2 <= R_W'(1) << (sh1 - 6'd1);
+      sh2 <= sh1;
+
+      p3 <= (PROD_W'(ph2) <<< HALF_W) + PROD_W'(pl2);
+      rnd3 <= rnd2;
+      sh3 <= sh2;
+
+      r4 <= R_W'(p3) + $signed(rnd3);
+      sh4 <= sh3;
+
+      q5 <= r4 >>> sh4;
+
+      if (q5 > (nar[4] ? NARROW_MAX : WIDE_MAX)) y <= OUT_BITS'(nar[4] ? NARROW_MAX : WIDE_MAX);
+      else if (q5 < (nar[4] ? NARROW_MIN : WIDE_MIN)) y <= OUT_BITS'(nar[4] ? NARROW_MIN : WIDE_MIN);
+      else y <= q5[OUT_BITS-1:0];
     end
   end
 endmodule

@@ -70,8 +70,8 @@ module sparse_attention #(
 );
   localparam int NIB_W = 4;  // 4-bit codes
   localparam int LUT_SIZE = 1 << (2 * NIB_W);
-  localparam int RQ_LAT = 4;  // dot register + the requant lane's three stages
-  localparam int OUT_LAT = 3;  // the output requant lanes
+  localparam int RQ_LAT = 1 + requant_pkg::LATENCY;  // dot register + the requant lane
+  localparam int OUT_LAT = requant_pkg::LATENCY;  // the output requant lanes
   localparam int PROB_SHIFT = RECIP_BITS - PROB_BITS;
   localparam logic [63:0] PROB_MAX = (64'd1 << PROB_BITS) - 64'd1;
   localparam logic [3:0] S_IDLE = 4'd0, S_LOAD = 4'd1, S_QWAIT = 4'd2, S_EST = 4'd3,
@@ -183,12 +183,12 @@ module sparse_attention #(
 
   requant #(.OUT_BITS(SCORE_BITS)) u_score (
       .clk(clk), .en(1'b1), .acc(dot_r), .bias(32'sd0), .mult(score_mult),
-      .shift(score_shift), .y(score_y));
+      .shift(score_shift), .narrow(1'b0), .y(score_y));
 
   for (genvar i = 0; i < D; i++) begin : g_out
     requant #(.OUT_BITS(8)) u_out (
         .clk(clk), .en(1'b1), .acc(acc[i]), .bias(32'sd0), .mult(out_mult),
-        .shift(out_shift), .y(out_y[8*i +: 8]));
+        .shift(out_shift), .narrow(1'b0), .y(out_y[8*i +: 8]));
   end
 
   assign m_axis_out_tdata = out_y;

@@ -14,19 +14,40 @@ null block so that its bias-only outputs still drain):
                       tile k is issued
   last tile           one stall of max(0, T - first block-row's steps) cycles when it is
                       partial (the drain of the previous block-row still runs)
-  tail                ISSUE_TO_OUTPUT + T_last cycles: operand read, PE, accumulate, three
-                      requantization stages, then one output beat per token
+  tail                ISSUE_TO_OUTPUT + T_last cycles: operand read, PE, accumulate, the
+                      requantization lane's REQUANT_LATENCY stages, then one output beat
+                      per token
+REQUANT_LATENCY is read from hw/rtl/requant.sv (requant_pkg::LATENCY), the one place that
+says how deep the lane is, so that the RTL and these formulas cannot drift apart.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from hw.config import DesignConfig
 from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
 from sim.golden.sparse_attention import topk_count
 
-ISSUE_TO_OUTPUT = 6  # edges from the last step's issue to its block-row's first output beat
+RTL_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl"
+
+
+def rtl_localparam(file: str, name: str) -> int:
+    """The value of `localparam int <name> = <integer>;` in hw/rtl/<file>."""
+    text = (RTL_DIR / file).read_text()
+    found = re.findall(rf"localparam\s+int\s+{name}\s*=\s*(\d+)\s*;", text)
+    if len(found) != 1:
+        raise RuntimeError(f"hw/rtl/{file}: expected one 'localparam int {name} = <n>;', "
+                           f"found {len(found)}; restore it or update sim/rtl/cycles.py")
+    return int(found[0])
+
+
+REQUANT_LATENCY = rtl_localparam("requant.sv", "LATENCY")  # requant_pkg::LATENCY
+# edges from the last step's issue to its block-row's first output beat: operand read, PE,
+# accumulate/capture, then the requantization lane
+ISSUE_TO_OUTPUT = 3 + REQUANT_LATENCY
 
 
 def tile_sizes(length: int, tile: int) -> list[int]:
@@ -88,8 +109,8 @@ def spmm_utilization(length: int, nnzb_per_blockrow: Sequence[int], cfg: DesignC
 # hw/rtl/sparse_attention.sv, per query: accept Q (1), EST (L + 1: one key per cycle plus
 # the insertion stage), EXACT (k + SCORE_LATENCY), EXP (k), DIV (SOFTMAX_RECIP_BITS + 1
 # restoring steps), PV (k), OUT (OUT_LATENCY + 1), send (1).
-SCORE_LATENCY = 4  # dot register + the three requantization stages
-OUT_LATENCY = 3
+SCORE_LATENCY = 1 + REQUANT_LATENCY  # dot register + the requantization lane
+OUT_LATENCY = REQUANT_LATENCY
 QUERY_ACCEPT = 1
 ESTIMATE_DRAIN = 1
 SEND = 1
