@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, fraction, one_line, show_progress
 from hw import vitis
 from hw.config import ConfigError, DesignConfig
 from hw.csim import DEFAULT_LENGTHS, CsimError, run_check
 from hw.hls.build import BuildError
 from hw.hls.image import ImageError
-from hw.render import RenderError, render
+from hw.render import RenderError, fit_refusal, fit_report, render
 
 DEFAULT_OUT = Path("out") / "hls"
 DEFAULT_DENSITY = 0.2  # HP at 80% sparsity
@@ -58,12 +58,15 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    "float artifact (`sbf prune`); default: one-shot HP pruning of --model to "
                    "--density")
     p.add_argument("--model", help="float model name or path (default: packaged MiniLM)")
-    p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
+    p.add_argument("--density", type=fraction, default=DEFAULT_DENSITY,
                    help=f"kept weight share without --artifact (default {DEFAULT_DENSITY})")
     p.add_argument("--synthetic", action="store_true",
                    help="a small random BERT instead of a real model (seconds, no weights)")
     p.add_argument("--glue-dir", help="GLUE data for calibration and check sentences "
                    "(default: $SBF_GLUE_DIR or ../shared/data/glue; built-in sentences if absent)")
+    p.add_argument("--force", action="store_true",
+                   help="render a design that the resource model says does not fit the board "
+                        "(for experiments; the output says it was forced)")
 
 
 def _config(args: argparse.Namespace) -> tuple[DesignConfig, str]:
@@ -106,8 +109,40 @@ class Rendered:
     info: dict
 
 
+def _check_fit(args: argparse.Namespace, cfg: DesignConfig) -> dict[str, Any]:
+    """Refuse a design the board cannot hold, before any model is loaded; with --force,
+    go on and say so."""
+    report = fit_report(cfg)
+    if not report["fits"]:
+        if not args.force:
+            raise CliError(fit_refusal(report))
+        report["forced"] = True
+    return report
+
+
+def _check_out(option: str, out: Path | None) -> None:
+    if out is not None and out.exists() and not out.is_dir():
+        raise CliError(f"{option}: {out} is a file; give a project directory")
+
+
+def _project_config(project: Path, default: DesignConfig) -> DesignConfig:
+    import json
+
+    from hw.render import MANIFEST
+
+    try:
+        recorded = json.loads((project / MANIFEST).read_text()).get("config")
+        return DesignConfig.from_dict(recorded, source=str(project / MANIFEST)) \
+            if recorded else default
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise CliError(f"--project: {project / MANIFEST} is unreadable ({one_line(e)}); "
+                       f"render the project again") from None
+
+
 def _render_to(args: argparse.Namespace, out: Path | None) -> Rendered:
     cfg, cfg_source = _config(args)
+    _check_out("--out", out)
+    fit = _check_fit(args, cfg)
     src, qmodel, desc = _source(args, cfg)
     if out is None:
         key = hashlib.sha256(repr((cfg.to_dict(), sorted(desc.items()))).encode()).hexdigest()
@@ -117,7 +152,7 @@ def _render_to(args: argparse.Namespace, out: Path | None) -> Rendered:
     except (RenderError, ImageError) as e:
         raise CliError(str(e)) from None
     return Rendered(cfg, src, qmodel, out, {"out": str(out), "files": len(res.files),
-                                            "source": desc})
+                                            "source": desc, "fit": fit})
 
 
 def _render(args: argparse.Namespace) -> dict:
@@ -144,7 +179,7 @@ def _csim(args: argparse.Namespace) -> tuple[dict, int]:
     import numpy as np
 
     cfg, _ = _config(args)
-    lengths = _lengths(args, cfg)
+    lengths = _lengths(args, cfg)  # checked before the render, which loads a model
     r = _render_to(args, args.out)
     if r.source is None:  # synthetic: random int8 tokens stand in for sentences
         rng = np.random.default_rng(0)
@@ -159,10 +194,11 @@ def _csim(args: argparse.Namespace) -> tuple[dict, int]:
         except ValueError as e:
             raise CliError(str(e)) from None
     try:
-        result = run_check(r.out, r.qmodel, cfg, seqs, progress=not args.json)
+        result = run_check(r.out, r.qmodel, cfg, seqs, progress=show_progress(args))
     except (BuildError, CsimError) as e:
         raise CliError(str(e)) from None
-    result = {**result, "project": r.info["out"], "inputs": origin, "source": r.info["source"]}
+    result = {**result, "project": r.info["out"], "inputs": origin, "source": r.info["source"],
+              "fit": r.info["fit"]}
     return result, 0 if result["all_bit_exact"] else EXIT_NOT_EXACT
 
 
@@ -172,12 +208,15 @@ def _build(args: argparse.Namespace) -> tuple[dict, int]:
     cfg, _ = _config(args)
     project = args.project
     if project is None:
-        project = _render_to(args, args.out).out
+        rendered = _render_to(args, args.out)
+        project, fit = rendered.out, rendered.info["fit"]
     elif not (project / "vitis" / "run_hls.tcl").is_file():
         raise CliError(f"--project: {project} is not a rendered project (no vitis/run_hls.tcl)")
+    else:  # the design the project was rendered for, as its manifest records it
+        fit = _check_fit(args, _project_config(project, cfg))
     steps = vitis.plan(load_board(cfg.board).platform, args.target, cosim=not args.no_cosim)
     missing = vitis.missing_tools(steps)
-    info: dict[str, Any] = {"project": str(project), "target": args.target,
+    info: dict[str, Any] = {"project": str(project), "target": args.target, "fit": fit,
                             "commands": [f"cd {project} && {s.command}" for s in steps]}
     if missing:
         info["error"] = (f"{' and '.join(missing)} not on PATH: install Vitis 2021.1 or later "

@@ -43,6 +43,41 @@ class RenderError(ValueError):
     """The model and the design disagree; the message names the field."""
 
 
+def fit_report(cfg: DesignConfig) -> dict[str, Any]:
+    """Whether one PE group, the attention engines and the activation buffers of `cfg` fit
+    the board, by the `hw.perf` resource model (what `sbf hw estimate` reports): per
+    resource what it needs, what is usable (the kernel share times the model's utilisation
+    target) and, where it overflows, by how much. Weights that do not fit on chip stream
+    from DDR, so they never make a design unfit."""
+    from hw.config import ConfigError
+    from hw.perf.model import MODEL_NAME, UTIL_TARGET, kernel_share, place, resources
+
+    board = load_board(cfg.board)
+    report: dict[str, Any] = {"board": board.name, "model": MODEL_NAME, "figures": "modeled"}
+    try:
+        used = resources(cfg, 1, place(cfg, board, {}))
+    except ConfigError as e:  # the activation buffers alone overflow the on-chip memory
+        return {**report, "fits": False, "overflows": [{"resource": "on-chip memory",
+                                                        "detail": str(e)}]}
+    share = kernel_share(board)
+    rows = {k: {"need": int(used[k]), "usable": int(share[k] * UTIL_TARGET[k]),
+                "kernel_share": int(share[k])} for k in used}
+    over = [{"resource": k.upper(), **r, "over": r["need"] - r["usable"]}
+            for k, r in rows.items() if r["need"] > r["usable"]]
+    return {**report, "fits": not over, "resources": rows, "overflows": over}
+
+
+def fit_refusal(report: dict[str, Any]) -> str:
+    """One line saying what overflows and by how much (for a report that does not fit)."""
+    parts = [o["detail"] if "detail" in o else
+             f"{o['resource']} needs {o['need']} of {o['usable']} usable "
+             f"({o['kernel_share']} left to kernels), {o['over']} over"
+             for o in report["overflows"]]
+    return (f"the design does not fit board {report['board']} ({report['model']}): "
+            f"{'; '.join(parts)}; shrink bo/m/attn_heads_parallel in --config, or pass "
+            f"--force to render it anyway")
+
+
 @dataclass(frozen=True)
 class RenderResult:
     """The project directory and the sha256 of every file written (path -> digest)."""
