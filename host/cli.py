@@ -56,6 +56,7 @@ COMMAND_MODULES = [
     "algo.prune_cli",
     "hw.perf_cli",
     "hw.hls_cli",
+    "hw.synth_cli",
     "sim.rtl.cli",
     "host.run_cli",
     "host.demo",
