@@ -24,7 +24,14 @@ from tqdm import tqdm
 
 from algo.glue import GlueSplit, compute_metrics, task_spec
 
-CHECKPOINT = "checkpoint.pt"
+# A checkpoint is two files, never a pickle (loading one can run arbitrary code): every
+# tensor in safetensors, everything else (step, config, losses, the structure of the
+# optimizer, scheduler and hook states) in strict JSON, tensors referenced by key. Both
+# carry the same save id, so a crash between the two renames is detected, not resumed.
+CHECKPOINT = "checkpoint.json"
+CHECKPOINT_TENSORS = "checkpoint.safetensors"
+LEGACY_CHECKPOINT = "checkpoint.pt"  # the pickle of older versions: refused, never loaded
+_SAVE_ID = "save_id"
 # Batches per length group: examples of similar length share a batch within a random group
 # of this many batches (as Hugging Face's LengthGroupedSampler does), so a batch trimmed to
 # its longest row carries little padding; the groups keep batches random across the epoch.
@@ -222,11 +229,103 @@ def _config_diff(saved: dict, now: dict) -> str:
                      for k in keys if saved.get(k, "missing") != now.get(k, "missing"))
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed; the message names the file and what to do."""
+
+
+def _encode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """JSON-able `obj`, its tensors moved into `tensors` (key t<n>) and referenced there.
+
+    Tags keep what JSON cannot say: tuples, dicts with non-string keys (optimizer state
+    is keyed by parameter index) and non-finite floats.
+    """
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous().clone()  # clone: no shared storage
+        return {"__tensor__": key}
+    if isinstance(obj, bool) or obj is None or isinstance(obj, int | str):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, tensors) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode(v, tensors) for v in obj]
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: _encode(v, tensors) for k, v in obj.items()}
+        return {"__items__": [[_encode(k, tensors), _encode(v, tensors)]
+                              for k, v in obj.items()]}
+    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__}")
+
+
+def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, list):
+        return [_decode(v, tensors) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if "__float__" in obj:
+        return float(obj["__float__"])
+    if "__tuple__" in obj:
+        return tuple(_decode(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj:
+        return {_decode(k, tensors): _decode(v, tensors) for k, v in obj["__items__"]}
+    return {k: _decode(v, tensors) for k, v in obj.items()}
+
+
+def write_checkpoint(directory: str | Path, state: dict) -> Path:
+    """Save a training state (nested dicts, lists, tuples, numbers, tensors) atomically."""
+    import json
+    import uuid
+
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    save_id = uuid.uuid4().hex
+    meta = {_SAVE_ID: save_id, "state": _encode(state, tensors)}
+    tmp_t = directory / f".{CHECKPOINT_TENSORS}.tmp"
+    tmp_j = directory / f".{CHECKPOINT}.tmp"
+    save_file(tensors, str(tmp_t), metadata={_SAVE_ID: save_id})
+    tmp_j.write_text(json.dumps(meta, allow_nan=False) + "\n")
+    os.replace(tmp_t, directory / CHECKPOINT_TENSORS)
+    os.replace(tmp_j, directory / CHECKPOINT)
+    return directory / CHECKPOINT
+
+
+def has_checkpoint(directory: str | Path) -> bool:
+    d = Path(directory)
+    return (d / CHECKPOINT).is_file() or (d / LEGACY_CHECKPOINT).is_file()
+
+
+def read_checkpoint(directory: str | Path) -> dict:
+    """The state `write_checkpoint` saved, on the CPU; CheckpointError when it is a legacy
+    pickle, torn (the two files from different saves) or unreadable."""
+    import json
+
+    from safetensors import safe_open
+
+    d = Path(directory)
+    meta_path, tensor_path = d / CHECKPOINT, d / CHECKPOINT_TENSORS
+    if not meta_path.is_file() and (d / LEGACY_CHECKPOINT).is_file():
+        raise CheckpointError(f"{d / LEGACY_CHECKPOINT}: a pickled checkpoint of an older "
+                              f"version, which is never loaded (unpickling can run code); "
+                              f"delete it to train from the start")
+    try:
+        meta = json.loads(meta_path.read_text())
+        with safe_open(str(tensor_path), framework="pt", device="cpu") as f:
+            saved_id = (f.metadata() or {}).get(_SAVE_ID)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, ValueError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{meta_path}: unreadable checkpoint ({e}); delete "
+                              f"{d} to train from the start") from None
+    if saved_id != meta.get(_SAVE_ID):
+        raise CheckpointError(f"{meta_path}: its tensors come from another save (a crash "
+                              f"while saving); delete {d} to train from the start")
+    return _decode(meta["state"], tensors)
 
 
 def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
@@ -250,14 +349,14 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
         else max(0.0, (n_steps - s) / max(1, n_steps - warmup)))
     for h in hooks:
         h.begin(model, n_steps)
-    ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     start, losses, spent = 0, [], 0.0
     torch.manual_seed(cfg.seed)
-    if ckpt is not None and ckpt.is_file():
+    if ckpt is not None and has_checkpoint(ckpt):
         # On the CPU: the RNG states must stay CPU tensors; load_state_dict moves the rest.
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = read_checkpoint(ckpt)
         if state["config"] != asdict(cfg):
-            raise ValueError(f"{ckpt}: was written with another training config "
+            raise CheckpointError(f"{ckpt / CHECKPOINT}: was written with another training config "
                              f"({_config_diff(state['config'], asdict(cfg))}); "
                              "use a fresh checkpoint directory")
         model.load_state_dict(state["model"])
@@ -274,7 +373,7 @@ def train(model: torch.nn.Module, data: Encoded, cfg: TrainConfig,
     def save(step: int) -> None:
         if ckpt is None:
             return
-        _save_checkpoint(ckpt, {
+        write_checkpoint(ckpt, {
             "step": step, "config": asdict(cfg), "losses": losses,
             "wall_s": spent + time.time() - t0,
             "model": model.state_dict(), "optimizer": opt.state_dict(),

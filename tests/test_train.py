@@ -16,7 +16,6 @@ from algo.prune.gradual import GradualPruner
 from algo.prune.masks import linear_sizes
 from algo.prune.plan import uniform_plan
 from algo.train import (
-    CHECKPOINT,
     Encoded,
     TrainConfig,
     TrainHook,
@@ -25,7 +24,9 @@ from algo.train import (
     epoch_batches,
     evaluate,
     holdout_split,
+    read_checkpoint,
     train,
+    write_checkpoint,
 )
 
 WORDS = ["good", "great", "fine", "bad", "awful", "poor", "the", "movie", "was", "is",
@@ -172,7 +173,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path: Path, crash_at: int) -> N
     ckpt = tmp_path / "b"
     with pytest.raises(KeyboardInterrupt):
         _pruned_run(ckpt, crash_at, tiny_model(seed=1))
-    assert torch.load(ckpt / CHECKPOINT, weights_only=False)["step"] == crash_at
+    assert read_checkpoint(ckpt)["step"] == crash_at
     resumed = tiny_model(seed=7)  # other weights: everything must come from the checkpoint
     resumed_losses = _pruned_run(ckpt, None, resumed)
 
@@ -187,16 +188,16 @@ def test_a_resumed_run_counts_the_time_spent_before(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         train(tiny_model(), data, cfg, hooks=[_Crash(1)], checkpoint_dir=tmp_path,
               progress=False)
-    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    state = read_checkpoint(tmp_path)
     state["wall_s"] = 1000.0  # as if the first process had trained for 1000 s
-    torch.save(state, tmp_path / CHECKPOINT)
+    write_checkpoint(tmp_path, state)
     with pytest.raises(KeyboardInterrupt):  # a second process, cut off again
         train(tiny_model(), data, cfg, hooks=[_Crash(2)], checkpoint_dir=tmp_path,
               progress=False)
-    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    state = read_checkpoint(tmp_path)
     assert state["step"] == 2 and 1000.0 < state["wall_s"] < 1100.0
     state["wall_s"] += 500.0  # the second process's share, made large enough to see
-    torch.save(state, tmp_path / CHECKPOINT)
+    write_checkpoint(tmp_path, state)
     result = train(tiny_model(), data, cfg, hooks=[_Crash(None)], checkpoint_dir=tmp_path,
                    progress=False)
     assert result.resumed_from == 2 and 1500.0 < result.wall_s_before_resume < 1600.0
