@@ -8,6 +8,14 @@ returns the logits in the caller's order. Embeddings and the classifier head run
 the host in float (as the design notes allow); the encoder runs on the device. A call
 that fails returns nothing: results are handed back only when every device batch ran.
 
+Failure is never silent. Before each kernel run the host writes a "pending" word that
+carries the run's number into every status word it will use, syncs it to the device and
+reads it back; after the run every word must have been overwritten with `ok` by the
+kernel. A word still pending (the kernel did not run or did not finish, as when PYNQ
+3.0.1's wait() swallows a failed run), a pending word of another run (stale) or a
+refusal code fails the whole call with an error naming the sequence. One lock
+serialises the calls of several threads, which share the device buffers.
+
 The kernel is the rendered top `sbf_encoder` (hw/templates/sbf_top.cpp.j2); its C-
 simulation bridge `sbf_run` takes the same arguments, so the emulation backend receives
 the very buffers a board gets.
@@ -17,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +50,14 @@ IMAGE_FILE = "weights/weights.bin"  # the weight image, as the manifest lists it
 MANIFEST_SEARCH_DEPTH = 3  # an xclbin may sit a few directories below its project
 DEFAULT_MAX_BATCH = 16  # sequences per kernel call: sizes the activation buffers
 BACKENDS = ("auto", "pynq", "pyxrt", "emulation")
+BOARD_BACKENDS = ("pynq", "pyxrt")  # the ones that program an xclbin
+EMULATION_MODE_ENV = "XCL_EMULATION_MODE"  # XRT runs a hw_emu xclbin only when it is hw_emu
 PYNQ_ALVEO_VERSION = "3.0.1"
 STATUS_OK = abi.STATUS_CODES["ok"]
+# What the host writes into a status word before a run: this base plus the run's number
+# modulo RUN_TAG_SPAN. The kernel writes only abi.STATUS_CODES, all far from this range.
+STATUS_PENDING = int(np.iinfo(np.int32).min)
+RUN_TAG_SPAN = 1 << 20
 
 
 class AcceleratorError(ValueError):
@@ -71,10 +87,24 @@ class Design:
     root: Path | None = None  # the rendered project
     xclbin: Path | None = None
     image_sha256: str | None = None  # of the weight image it was rendered with
+    searched: tuple[Path, ...] = ()  # where an xclbin was looked for in the project
+
+    def missing_xclbin(self, backend: str) -> str:
+        """One line: the board backend has no xclbin, where it looked, how to get one."""
+        if self.root is None:
+            return (f"backend {backend!r}: no design; render one with `sbf hw render`, link "
+                    "it with `sbf hw build --target hw` (needs Vitis) and pass it as --design")
+        looked = ", ".join(str(p) for p in self.searched) or "nothing"
+        others = sorted(p.name for p in self.root.glob("*.xclbin"))
+        found = f"; the project has only {others}" if others else ""
+        return (f"backend {backend!r}: no xclbin in {self.root} (looked for {looked}{found}); "
+                f"link it with `sbf hw build --project {self.root} --target hw` (needs "
+                "Vitis) or pass the .xclbin itself as --design")
 
 
 def load_design(path: str | Path | None, config: DesignConfig | None = None) -> Design:
-    """A design from a rendered project directory or an xclbin inside one.
+    """A design from what `sbf hw render`/`sbf hw build` write: the project directory
+    (its xclbin, if built, where `sbf hw build` links it) or an xclbin inside one.
 
     Without a path the design is `config` alone (default: hw/configs/minilm-u200.yaml),
     to be rendered on the fly for emulation.
@@ -98,7 +128,26 @@ def load_design(path: str | Path | None, config: DesignConfig | None = None) -> 
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise AcceleratorError(f"design: {mpath} is not a manifest of `sbf hw render` "
                                f"({e})") from None
-    return Design(cfg, root, xclbin, image_sha)
+    searched: tuple[Path, ...] = ()
+    if xclbin is None:
+        searched = tuple(built_xclbins(root, cfg))
+        xclbin = next((p for p in searched if p.is_file()), None)
+    return Design(cfg, root, xclbin, image_sha, searched)
+
+
+def built_xclbins(root: Path, cfg: DesignConfig) -> list[Path]:
+    """Where `sbf hw build` links the design's xclbin (hw.vitis.plan's `-o`): the board's
+    (`--target hw`), or the hw_emu one when XRT runs in hardware emulation."""
+    from boards.loader import load_board
+    from hw import vitis
+
+    platform = load_board(cfg.board).platform
+    targets = ("hw_emu",) if os.environ.get(EMULATION_MODE_ENV) == "hw_emu" else ("hw",)
+    paths = []
+    for target in targets:
+        link = vitis.plan(platform, target, cosim=False)[-1]
+        paths.append(root / link.args[link.args.index("-o") + 1])
+    return paths
 
 
 def _project_root(path: Path) -> Path:
@@ -137,17 +186,36 @@ def kernel_spec(cfg: DesignConfig, image_bytes: int,
 
     Buffers sit in the DDR banks that the rendered `v++` connectivity gives their ports.
     """
-    bank = memory_plan(cfg)["bank_of"]
+    plan = memory_plan(cfg)
+    names = [m.name for m in plan["board"].memory]
+    bank = {p: (b, names.index(b) if b in names else None) for p, b in plan["bank_of"].items()}
     tokens = (max_batch * cfg.max_length, cfg.model.hidden)
     buffers = (
         BufferSpec("schedule", (max_batch, len(abi.SCHEDULE_FIELDS)), "int32", Direction.IN,
-                   bank["schedule"]),
-        BufferSpec("act_in", tokens, "int8", Direction.IN, bank["act_in"]),
-        BufferSpec("act_out", tokens, "int8", Direction.OUT, bank["act_out"]),
-        BufferSpec("image", (image_bytes,), "uint8", Direction.CONST, bank["image"]),
-        BufferSpec("status", (max_batch,), "int32", Direction.OUT, bank["status"]),
+                   *bank["schedule"]),
+        BufferSpec("act_in", tokens, "int8", Direction.IN, *bank["act_in"]),
+        BufferSpec("act_out", tokens, "int8", Direction.OUT, *bank["act_out"]),
+        BufferSpec("image", (image_bytes,), "uint8", Direction.CONST, *bank["image"]),
+        BufferSpec("status", (max_batch,), "int32", Direction.OUT, *bank["status"]),
     )
     return KernelSpec(abi.KERNEL, KERNEL_ARGS, buffers)
+
+
+def pending_word(run: int) -> int:
+    """The status word the host writes before run `run`: 'not written by the kernel'."""
+    return STATUS_PENDING + run % RUN_TAG_SPAN
+
+
+def status_problem(word: int, run: int) -> str | None:
+    """What a sequence's status word says is wrong after run `run`; None when it is ok."""
+    if word == STATUS_OK:
+        return None
+    if STATUS_PENDING <= word < STATUS_PENDING + RUN_TAG_SPAN:
+        if word == pending_word(run):
+            return "the kernel wrote no status (the run did not happen or did not finish)"
+        return (f"stale status: the word is run {word - STATUS_PENDING}'s (mod "
+                f"{RUN_TAG_SPAN}), not this run's")
+    return f"the kernel refused it ({abi.status_name(word)})"
 
 
 def bucket_index(lengths: np.ndarray, cfg: DesignConfig) -> np.ndarray:
@@ -254,6 +322,8 @@ class Accelerator:
         self.progress = progress
         self._tokenizer = tokenizer
         self._scratch: tempfile.TemporaryDirectory | None = None
+        self._lock = threading.RLock()  # the device buffers are shared: one call at a time
+        self._runs = 0  # kernel runs so far; each run's status words carry its number
         image = checked_image(self.model, self.design)
         self.kernel = kernel_spec(self.config, len(image), max_batch)
         try:
@@ -262,6 +332,8 @@ class Accelerator:
             else:
                 name = (detect_backend(self.design.xclbin is not None) if backend == "auto"
                         else backend)
+                if name in BOARD_BACKENDS and self.design.xclbin is None:
+                    raise BackendError(self.design.missing_xclbin(name))
                 if name == "emulation" and library is None:
                     library = self._emulation_library()
                 self.backend = make_backend(name, library, device_module)
@@ -301,13 +373,15 @@ class Accelerator:
         self.close()
 
     def close(self) -> None:
-        """Release every device buffer, the device, and any design rendered on the fly."""
-        backend = getattr(self, "backend", None)
-        if backend is not None:
-            backend.close()
-        if self._scratch is not None:
-            self._scratch.cleanup()
-            self._scratch = None
+        """Release every device buffer, the device, and any design rendered on the fly
+        (after a call running in another thread has ended)."""
+        with self._lock:
+            backend = getattr(self, "backend", None)
+            if backend is not None:
+                backend.close()
+            if self._scratch is not None:
+                self._scratch.cleanup()
+                self._scratch = None
 
     # -- inference -------------------------------------------------------------------
     @property
@@ -323,10 +397,12 @@ class Accelerator:
         """Token and segment ids of every example; truncated to max_length only if asked."""
         if texts_b is not None and len(texts_b) != len(texts_a):
             raise AcceleratorError(f"texts_b has {len(texts_b)} entries, texts_a {len(texts_a)}")
-        enc = self.tokenizer(list(texts_a), list(texts_b) if texts_b is not None else None,
-                             add_special_tokens=True, truncation=truncate,
-                             max_length=self.config.max_length if truncate else None,
-                             return_token_type_ids=True, verbose=False)
+        with self._lock:  # a fast tokenizer refuses concurrent calls that set truncation
+            enc = self.tokenizer(list(texts_a),
+                                 list(texts_b) if texts_b is not None else None,
+                                 add_special_tokens=True, truncation=truncate,
+                                 max_length=self.config.max_length if truncate else None,
+                                 return_token_type_ids=True, verbose=False)
         ids = [np.asarray(x, dtype=np.int64) for x in enc["input_ids"]]
         types = [np.asarray(x, dtype=np.int64) for x in enc["token_type_ids"]]
         return ids, types
@@ -338,7 +414,14 @@ class Accelerator:
 
     def run_ids(self, input_ids: Sequence[np.ndarray],
                 token_type_ids: Sequence[np.ndarray] | None = None) -> RunResult:
-        """Logits for tokenized examples; every length is checked before anything runs."""
+        """Logits for tokenized examples; every length is checked before anything runs.
+
+        Safe from several threads: calls are serialised on the accelerator's lock."""
+        with self._lock:
+            return self._run_ids(input_ids, token_type_ids)
+
+    def _run_ids(self, input_ids: Sequence[np.ndarray],
+                 token_type_ids: Sequence[np.ndarray] | None) -> RunResult:
         if not self.backend.is_open:
             raise AcceleratorError("the accelerator is closed")
         input_ids = [np.asarray(x, dtype=np.int64) for x in input_ids]
@@ -357,7 +440,8 @@ class Accelerator:
         hidden: dict[int, np.ndarray] = {}
         for batch in tqdm(batches, desc=f"{self.backend.name} kernel calls",
                           disable=not self.progress, leave=False):
-            outs = self._run_batch([x[starts[i]:starts[i + 1]] for i in batch])
+            outs = self._run_batch([x[starts[i]:starts[i + 1]] for i in batch],
+                                   batch.tolist())
             hidden.update(zip(batch.tolist(), outs, strict=True))
         outputs = [hidden[i] for i in range(n)]
         logits = self.model.head(np.concatenate(outputs), lengths.tolist())
@@ -373,28 +457,43 @@ class Accelerator:
                 f"sequence {i} has {lengths[i]} tokens, outside 1..{limit} (the design's "
                 f"max_length; {bad.size} such); nothing was run (truncate to run them)")
 
-    def _run_batch(self, seqs: list[np.ndarray]) -> list[np.ndarray]:
-        """One kernel call: pack the tokens, sync what is used, run, check, read back."""
+    def _run_batch(self, seqs: list[np.ndarray], ids: list[int]) -> list[np.ndarray]:
+        """One kernel call: pack the tokens, clear the status words, sync what is used,
+        run, check every status word, read back. `ids` are the caller's indices."""
         b = self.backend
+        n = len(seqs)
         lengths = [len(s) for s in seqs]
         table = schedule_rows(lengths, self.config)
         used = int(sum(lengths))
+        self._runs += 1
+        run, pending = self._runs, pending_word(self._runs)
         b.host("act_in")[:used] = np.concatenate(seqs)
-        b.host("schedule")[:len(seqs)] = table
+        b.host("schedule")[:n] = table
+        b.host("status")[:n] = pending
         b.sync_to_device("act_in", used)
-        b.sync_to_device("schedule", len(seqs))
-        b.run({"n_seq": len(seqs), "n_layers": self.config.model.layers})
-        b.sync_from_device("status", len(seqs))
-        status = b.host("status")[:len(seqs)]
-        if np.any(status != STATUS_OK):
-            j = int(np.flatnonzero(status != STATUS_OK)[0])
-            raise BackendError(f"{b.name}: the kernel refused a sequence of length "
-                               f"{lengths[j]} ({abi.status_name(int(status[j]))}); "
-                               "nothing of this call is returned")
+        b.sync_to_device("schedule", n)
+        b.sync_to_device("status", n)
+        b.sync_from_device("status", n)  # the clear must be on the device, or stale words pass
+        if np.any(b.host("status")[:n] != pending):
+            raise BackendError(f"{b.name}: run {run}: the cleared status words of sequences "
+                               f"{ids} did not reach the device; nothing of this call is "
+                               "returned")
+        try:
+            b.run({"n_seq": n, "n_layers": self.config.model.layers})
+        except BackendError as e:
+            raise BackendError(f"{e} (run {run}: sequences {ids}, lengths {lengths}); "
+                               "nothing of this call is returned") from None
+        b.sync_from_device("status", n)
+        for j, word in enumerate(np.array(b.host("status")[:n]).tolist()):
+            problem = status_problem(word, run)
+            if problem is not None:
+                raise BackendError(f"{b.name}: sequence {ids[j]} (length {lengths[j]}, run "
+                                   f"{run}): {problem}; nothing of this call is returned")
         b.sync_from_device("act_out", used)
         out = b.host("act_out")
         starts = np.concatenate([[0], np.cumsum(lengths)])
-        return [out[starts[r]:starts[r + 1]].copy() for r in range(len(seqs))]
+        # np.array: plain copies, never views or subclasses of device-mapped memory
+        return [np.array(out[starts[r]:starts[r + 1]]) for r in range(n)]
 
 
 class QuantizedHostModel:

@@ -60,7 +60,7 @@ def _attr(tag: str) -> str:
     return re.sub("[^A-Za-z0-9_]", "", tag)
 
 
-class ErtState(enum.IntEnum):
+class ErtState(enum.Enum):
     """pyxrt's `ert_cmd_state` (the values of XRT's ert.h)."""
 
     ERT_CMD_STATE_NEW = 1

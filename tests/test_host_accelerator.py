@@ -1,10 +1,11 @@
 """The host driver on fake PYNQ and pyxrt devices and on the emulation backend.
 
-The fakes mirror the real APIs (PYNQ 3.0.1 on Alveo: `Device.devices`, `Overlay`,
-`allocate(..., target=ol.bankN)`, `buf[:n].sync_to_device()`, `ip.call`, `freebuffer`,
-`Overlay.free`; pyxrt: `device`, `xclbin.get_kernels`, `load_xclbin`, `kernel.group_id`,
-`bo(device, size, bo.normal, group)`, `bo.map`, `bo.sync`, `run.wait`) and record every
-call, so the code path a board takes runs here. The encoder is a toy kernel (every
+The fakes (tests/host_fakes.py) behave like the real APIs (PYNQ 3.0.1 on Alveo:
+`Device.devices`, `Overlay`, `allocate(..., target=ol.bank2)`, `buf[:n].sync_to_device()`,
+`ip.start(...).wait()`, `freebuffer`, `Overlay.free`; pyxrt: `device`,
+`xclbin.get_kernels`, `load_xclbin`, `kernel.group_id`, `bo(device, size, bo.normal,
+group)`, `bo.map`, `bo.sync`, `run.wait`), keep device memory apart from host memory and
+record every call, so the code path a board takes runs here. The encoder is a toy kernel (every
 int8 token + its sequence's bucket + 1, saturating) over a toy config, so a wrong
 offset, a missed sync or a lost order shows in the outputs.
 """
@@ -37,6 +38,7 @@ from host.backends.base import BackendError
 from host.backends.emulation import EmulationBackend
 from hw.config import DesignConfig, ModelDims
 from hw.hls import abi
+from tests import host_fakes
 
 HIDDEN = 16
 LABELS = 2
@@ -93,113 +95,13 @@ def expected_cls(ids: Sequence[int]) -> int:
     return ids[0] % 100 + bucket + 1
 
 
-# -- fake PYNQ 3.0.1 -------------------------------------------------------------------
-class FakePynqBuffer(np.ndarray):
-    """A `PynqBuffer`: an ndarray whose slices sync only their own bytes."""
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self.log = getattr(obj, "log", None)
-        self.tag = getattr(obj, "tag", None)
-
-    def sync_to_device(self) -> None:
-        self.log.append(("sync_to_device", self.tag, self.nbytes))
-
-    def sync_from_device(self) -> None:
-        self.log.append(("sync_from_device", self.tag, self.nbytes))
-
-    def freebuffer(self) -> None:
-        self.log.append(("freebuffer", self.tag))
+# -- fakes (tests/host_fakes.py) running the toy kernel --------------------------------
+def fake_pynq(**kw: Any) -> types.SimpleNamespace:
+    return host_fakes.fake_pynq(lambda args: toy_kernel(*args), **kw)
 
 
-def fake_pynq(n_devices: int = 1, kernel_name: str = abi.KERNEL) -> types.SimpleNamespace:
-    log: list[tuple] = []
-
-    class IP:
-        def call(self, *args: Any) -> None:
-            log.append(("call", tuple(a.tag if isinstance(a, FakePynqBuffer) else a
-                                      for a in args)))
-            toy_kernel(*args)
-
-    class Overlay:
-        def __init__(self, path: str, device: Any = None) -> None:
-            log.append(("Overlay", Path(path).name, device))
-            self.ip_dict = {f"{kernel_name}_1": {}}
-            setattr(self, f"{kernel_name}_1", IP())
-            for b in range(4):  # PYNQ names the memory tag DDR[b] as attribute DDRb
-                setattr(self, f"DDR{b}", f"DDR[{b}]")
-
-        def free(self) -> None:
-            log.append(("Overlay.free",))
-
-    def allocate(shape: tuple[int, ...], dtype: str, target: Any = None) -> FakePynqBuffer:
-        buf = np.zeros(shape, dtype=dtype).view(FakePynqBuffer)
-        buf.log, buf.tag = log, f"buf{sum(e[0] == 'allocate' for e in log)}"
-        log.append(("allocate", buf.tag, tuple(shape), np.dtype(dtype).str, target))
-        return buf
-
-    devices = types.SimpleNamespace(devices=[f"card{i}" for i in range(n_devices)])
-    return types.SimpleNamespace(__version__="3.0.1", log=log, Overlay=Overlay,
-                                 allocate=allocate, Device=devices)
-
-
-# -- fake pyxrt ------------------------------------------------------------------------
-def fake_pyxrt(kernel_name: str = abi.KERNEL, open_fails: bool = False,
-               final_state: str = "COMPLETED") -> types.SimpleNamespace:
-    log: list[tuple] = []
-
-    class Bo:
-        normal = "normal"
-
-        def __init__(self, device: Any, size: int, flags: str, group: int) -> None:
-            self.tag = f"bo{sum(e[0] == 'bo' for e in log)}"
-            self.memory = bytearray(size)
-            log.append(("bo", self.tag, size, flags, group))
-
-        def map(self) -> memoryview:
-            return memoryview(self.memory)
-
-        def sync(self, direction: str, size: int, offset: int) -> None:
-            log.append(("sync", self.tag, direction, size, offset))
-
-    class Device:
-        def __init__(self, index: int) -> None:
-            if open_fails:
-                raise RuntimeError("No devices found")
-            log.append(("device", index))
-
-        def load_xclbin(self, xb: Any) -> str:
-            log.append(("load_xclbin", xb.path.name))
-            return "uuid-1"
-
-    class Xclbin:
-        def __init__(self, path: str) -> None:
-            self.path = Path(path)
-
-        def get_kernels(self) -> list[Any]:
-            return [types.SimpleNamespace(get_name=lambda: kernel_name)]
-
-    class Run:
-        def wait(self) -> str:
-            return final_state
-
-    class Kernel:
-        def __init__(self, device: Any, uuid: str, name: str) -> None:
-            log.append(("kernel", uuid, name))
-
-        def group_id(self, arg: int) -> int:
-            return 10 + arg
-
-        def __call__(self, *args: Any) -> Run:
-            log.append(("call", tuple(a.tag if isinstance(a, Bo) else a for a in args)))
-            toy_kernel(*(np.frombuffer(a.memory, np.uint8) if isinstance(a, Bo) else a
-                         for a in args))
-            return Run()
-
-    return types.SimpleNamespace(
-        log=log, device=Device, xclbin=Xclbin, kernel=Kernel, bo=Bo,
-        xclBOSyncDirection=types.SimpleNamespace(XCL_BO_SYNC_BO_TO_DEVICE="to_device",
-                                                 XCL_BO_SYNC_BO_FROM_DEVICE="from_device"),
-        ert_cmd_state=types.SimpleNamespace(ERT_CMD_STATE_COMPLETED="COMPLETED"))
+def fake_pyxrt(**kw: Any) -> types.SimpleNamespace:
+    return host_fakes.fake_pyxrt(lambda args: toy_kernel(*args), **kw)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -271,14 +173,15 @@ def test_pynq_path_allocates_once_uploads_weights_once(xclbin: Path) -> None:
     assert log[0] == ("Overlay", xclbin.name, "card0")
     allocs = [e for e in log if e[0] == "allocate"]
     tokens = (MAX_BATCH * CFG.max_length, HIDDEN)
-    # schedule, act_in, act_out, image, status: in the banks the v++ config gives them
+    # schedule, act_in, act_out, image, status: where the xclbin connects them (the v++
+    # config's DDR[2] and DDR[1], which the U200 shell tags bank2 and bank1)
     assert [(a[2], a[4]) for a in allocs] == [
-        ((MAX_BATCH, len(SCHED)), "DDR[2]"), (tokens, "DDR[2]"), (tokens, "DDR[2]"),
-        ((len(IMAGE),), "DDR[1]"), ((MAX_BATCH,), "DDR[2]")]
+        ((MAX_BATCH, len(SCHED)), "bank2"), (tokens, "bank2"), (tokens, "bank2"),
+        ((len(IMAGE),), "bank1"), ((MAX_BATCH,), "bank2")]
     image_tag = allocs[3][1]
     assert [e for e in log if e[:2] == ("sync_to_device", image_tag)] == [
         ("sync_to_device", image_tag, len(IMAGE))]
-    calls = [e[1] for e in log if e[0] == "call"]
+    calls = [e[1] for e in log if e[0] == "start"]
     assert len(calls) == 2 * CALLS
     assert calls[0] == ("buf0", MAX_BATCH, "buf1", "buf2", "buf3", LAYERS, "buf4")
     assert calls[-1][1] == len(SEQS) % MAX_BATCH
@@ -298,10 +201,10 @@ def test_pyxrt_path_buffers_in_argument_banks(xclbin: Path) -> None:
                        ("kernel", "uuid-1", abi.KERNEL)]
     bos = [e for e in log if e[0] == "bo"]
     tokens = MAX_BATCH * CFG.max_length * HIDDEN
-    # group_id(argument index): schedule 0, act_in 2, act_out 3, image 4, status 6
+    # group_id(argument index): the memory the xclbin connects it to (bank2; image bank1)
     assert [(b[2], b[4]) for b in bos] == [
-        (MAX_BATCH * len(SCHED) * 4, 10), (tokens, 12), (tokens, 13), (len(IMAGE), 14),
-        (MAX_BATCH * 4, 16)]
+        (MAX_BATCH * len(SCHED) * 4, 2), (tokens, 2), (tokens, 2), (len(IMAGE), 1),
+        (MAX_BATCH * 4, 2)]
     assert [e for e in log if e[:2] == ("sync", "bo3")] == [
         ("sync", "bo3", "to_device", len(IMAGE), 0)]
     assert sum(e[0] == "call" for e in log) == CALLS
@@ -309,8 +212,8 @@ def test_pyxrt_path_buffers_in_argument_banks(xclbin: Path) -> None:
 
 
 def test_pyxrt_failed_run_is_an_error(xclbin: Path) -> None:
-    with open_acc("pyxrt", xclbin, device_module=fake_pyxrt(final_state="ABORT")) as acc:
-        with pytest.raises(BackendError, match="state ABORT"):
+    with open_acc("pyxrt", xclbin, device_module=fake_pyxrt(fail_runs={1})) as acc:
+        with pytest.raises(BackendError, match=r"state .*ERROR.*run 1: sequences \[0\]"):
             acc.run_ids([np.array([1, 2])])
 
 
@@ -425,8 +328,9 @@ def test_design_for_another_shape_is_refused(tmp_path: Path) -> None:
 
 
 def test_emulation_catches_a_missing_sync() -> None:
-    """Device memory is separate from the host view: a skipped input sync shows."""
+    """Device memory is separate from the host view: a skipped sync shows (here first
+    as the status words' clear that never reached the device)."""
     backend = EmulationBackend(lambda args: toy_kernel(*args))
     backend.sync_to_device = lambda name, rows=None: None  # type: ignore[method-assign]
-    with open_acc(backend) as acc, pytest.raises(BackendError, match="bad_image"):
+    with open_acc(backend) as acc, pytest.raises(BackendError, match="did not reach the dev"):
         acc.run_ids([np.array([50, 2])])

@@ -7,6 +7,7 @@ the same order. A backend owns the device-side objects; `close` releases all of 
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+BANK_INDEX = re.compile(r"\w*\[(\d+)\]")  # the index in a board file's bank name, DDR[1]
+SHELL_BANK_TAG = "bank{}"  # how U200/U250 shells tag DDR bank i in their memory topology
 
 
 class BackendError(RuntimeError):
@@ -37,6 +41,18 @@ class BufferSpec:
     dtype: str
     direction: Direction
     bank: str  # the memory (e.g. "DDR[1]") the `v++` connectivity maps this argument to
+    bank_index: int | None = None  # its position among the board file's memory banks
+
+    @property
+    def bank_tags(self) -> tuple[str, ...]:
+        """Names an xclbin's memory topology may give the bank: the board file's own
+        (`DDR[1]`) and the shell's tag for that index (`bank1`), as PYNQ lists them."""
+        m = BANK_INDEX.fullmatch(self.bank)
+        index = int(m.group(1)) if m else self.bank_index
+        tags = [self.bank]
+        if index is not None:
+            tags.append(SHELL_BANK_TAG.format(index))
+        return tuple(dict.fromkeys(tags))
 
     @property
     def nbytes(self) -> int:
@@ -101,10 +117,13 @@ class Backend(ABC):
             raise
 
     def close(self) -> None:
-        """Release every buffer and the device; safe to call twice."""
+        """Release every buffer and the device; safe to call twice.
+
+        The host views go first: a pyxrt mapping does not keep its buffer alive, so no
+        view may outlive the buffer it maps."""
+        self._views.clear()
         for name in list(self._handles):
             self._free(self._handles.pop(name))
-        self._views.clear()
         if self.kernel is not None:
             self._release()
         self.kernel = None

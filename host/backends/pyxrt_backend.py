@@ -6,6 +6,11 @@ uuid, name)` finds the kernel, `pyxrt.bo(device, nbytes, pyxrt.bo.normal,
 kernel.group_id(arg))` allocates a buffer in the bank of that argument, `bo.map()` is its
 host memory, `bo.sync(direction, nbytes, offset)` moves it, `kernel(*args)` starts a run
 and `run.wait()` returns its state. The module is injectable so tests use a fake.
+
+From XRT's src/python/pybind11/src/pyxrt.cpp: `bo.map()` is a memoryview over the
+buffer's memory that does not keep the buffer alive, so every host view here lives no
+longer than its buffer object (both are dropped together, the views first); `run.wait()`
+returns the run's `ert_cmd_state` and never raises, so anything but COMPLETED is an error.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class PyxrtBackend(Backend):
         self._device_index = device_index
         self._device: Any = None
         self._kernel: Any = None
+        self._mems: dict[int, tuple[str, bool]] = {}  # memory index -> (tag, used)
 
     def _program(self, kernel: KernelSpec, binary: Path | None) -> None:
         binary = self._xclbin(binary)
@@ -55,11 +61,19 @@ class PyxrtBackend(Backend):
             self._device = None
             raise BackendError(f"backend 'pyxrt': {binary} has no kernel {kernel.name!r} "
                                f"(it has {sorted(names)}); wrong xclbin?")
+        get_mems = getattr(xclbin, "get_mems", None)
+        self._mems = ({m.get_index(): (m.get_tag(), bool(m.get_used())) for m in get_mems()}
+                      if get_mems is not None else {})
         uuid = self._device.load_xclbin(xclbin)
         self._kernel = self._xrt.kernel(self._device, uuid, kernel.name)
 
     def _allocate(self, spec: BufferSpec) -> tuple[Any, np.ndarray]:
         group = self._kernel.group_id(self._require_open().arg_index(spec.name))
+        if self._mems and not self._mems.get(group, ("", False))[1]:
+            used = [t for t, u in self._mems.values() if u]
+            raise BackendError(f"backend 'pyxrt': argument {spec.name!r} is connected to "
+                               f"memory {group}, which the xclbin does not use (it uses "
+                               f"{used}); rebuild the xclbin from this design")
         bo = self._xrt.bo(self._device, spec.nbytes, self._xrt.bo.normal, group)
         view = np.frombuffer(bo.map(), dtype=np.uint8, count=spec.nbytes)
         return bo, view.view(spec.dtype).reshape(spec.shape)
@@ -80,3 +94,4 @@ class PyxrtBackend(Backend):
 
     def _release(self) -> None:
         self._kernel = self._device = None
+        self._mems = {}
