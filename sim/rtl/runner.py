@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import pickle
 import shutil
 import subprocess
@@ -27,7 +28,10 @@ from sim.rtl.stimulus import CASES_ENV, RESULTS_ENV, StimulusOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RTL_DIR = REPO_ROOT / "hw" / "rtl"
-DEFAULT_BUILD_ROOT = REPO_ROOT / "out" / "rtl_build"
+# Builds go under the cache directory ($SBF_CACHE_DIR/rtl_build) or the working directory
+# (./out/rtl_build), never into the source tree or an installed package.
+DEFAULT_BUILD_ROOT = (Path(os.environ["SBF_CACHE_DIR"]) / "rtl_build"
+                      if os.environ.get("SBF_CACHE_DIR") else Path.cwd() / "out" / "rtl_build")
 TIMESCALE = ("1ns", "1ps")
 LOG_TAIL_CHARS = 4000
 WAVE_SUFFIXES = (".vcd", ".fst")

