@@ -16,7 +16,7 @@
 //               [15:0] kept-block count, then BO x int32 bias, BO x uint16 mult (15 bits
 //               used), BO x uint8 shift (6 bits used)
 //   s_axis_act  one beat per (token, block column), token-major: BI int8 activations
-//   m_axis_out  one beat per (tile, block-row, token): BO int8 outputs; tlast on the last
+//   m_axis_out  one beat per (tile, block-row, token): BO outputs of OUT_BITS; tlast on the last
 // Weights and rows are loaded while idle; `start` latches L, block-rows and block columns.
 module hp_spmm #(
     parameter int BO = 4,         // PEs: output rows per block
@@ -27,10 +27,13 @@ module hp_spmm #(
     parameter int MAX_NBC = 8,    // block columns the activation tile holds
     parameter int MAX_NNZB = 64,  // kept blocks the weight memories hold
     parameter int MAX_LEN = 128,  // longest sequence
+    parameter int OUT_BITS = 8,   // output lane width; cfg_narrow saturates to int8 in it
     localparam int IDX_W = $clog2(BI),
     localparam int LEN_W = $clog2(MAX_LEN + 1),
     localparam int NBR_W = $clog2(MAX_NBR + 1),
     localparam int NBC_W = $clog2(MAX_NBC + 1),
+    localparam int RB_W = $clog2(MAX_NBR),
+    localparam int WB_W = $clog2(MAX_NNZB),
     // byte-aligned beat fields (see the stream table above)
     localparam int HDR_W = 16,    // block column / kept-block count
     localparam int BIAS_W = 32,
@@ -50,6 +53,9 @@ module hp_spmm #(
     input  logic [LEN_W-1:0]   cfg_len,
     input  logic [NBR_W-1:0]   cfg_nbr,
     input  logic [NBC_W-1:0]   cfg_nbc,
+    input  logic [RB_W-1:0]    cfg_rbase,  // first row of this run in the row memory
+    input  logic [WB_W-1:0]    cfg_wbase,  // its first kept block in the weight memory
+    input  logic               cfg_narrow, // saturate the outputs to int8 (OUT_BITS > 8)
     output logic               busy,
     output logic               done,
     // weight load
@@ -70,7 +76,7 @@ module hp_spmm #(
     /* verilator lint_off UNUSEDSIGNAL */
     input  logic               s_axis_act_tlast,  // framing only: the length is cfg_len
     /* verilator lint_on UNUSEDSIGNAL */
-    output logic [BO*8-1:0]    m_axis_out_tdata,
+    output logic [BO*OUT_BITS-1:0] m_axis_out_tdata,
     output logic               m_axis_out_tvalid,
     input  logic               m_axis_out_tready,
     output logic               m_axis_out_tlast
@@ -139,6 +145,9 @@ module hp_spmm #(
 
   // ---------------------------------------------------------------- run configuration
   logic [LEN_W-1:0] len;
+  logic           narrow;
+  logic [R_W-1:0] rbase;  // the run's rows and blocks start here (several layers share
+  logic [B_W-1:0] wbase;  // the memories: a layer is a run with its own bases)
   logic [R_W-1:0] nbr_m1;
   logic [C_W-1:0] nbc_m1;
 
@@ -171,7 +180,7 @@ module hp_spmm #(
   logic             op_zero, op_last_t, op_last_b, op_cap, op_end, op_final;
   logic [NBC_W-1:0] row_cnt;
 
-  assign row_cnt   = rcnt_mem[r];
+  assign row_cnt   = rcnt_mem[rbase + r];
   assign op_zero   = row_cnt == '0;
   assign op_last_t = TC_W'(t) == tcur - 1'b1;
   assign op_last_b = op_zero || bcnt == row_cnt - 1'b1;
@@ -232,15 +241,15 @@ module hp_spmm #(
   assign adv        = !(v2 && cap2 && ob_full && !ob_release);
 
   for (genvar p = 0; p < BO; p++) begin : g_rq
-    requant #(.OUT_BITS(8)) u_rq (
+    requant #(.OUT_BITS(OUT_BITS)) u_rq (
         .clk(clk),
         .en(dadv),
         .acc(ob[p][dt]),
         .bias(ob_bias[BIAS_W*p +: BIAS_W]),
         .mult(ob_mult[MULT_W*p +: MULT_W]),
         .shift(ob_shift[SHIFT_W*p +: SHIFT_W]),
-        .narrow(1'b0),  // OUT_BITS = 8 already
-        .y(m_axis_out_tdata[8*p +: 8])
+        .narrow(narrow),
+        .y(m_axis_out_tdata[OUT_BITS*p +: OUT_BITS])
     );
   end
 
@@ -276,7 +285,10 @@ module hp_spmm #(
         t <= '0;
         r <= '0;
         bcnt <= '0;
-        blk <= '0;
+        blk <= cfg_wbase;
+        rbase <= cfg_rbase;
+        narrow <= cfg_narrow;
+        wbase <= cfg_wbase;
         base <= '0;
         l_base <= '0;
         tcur <= tile_tokens(cfg_len);
@@ -322,7 +334,7 @@ module hp_spmm #(
           cap1 <= op_cap;
           final1 <= op_final;
           t1 <= t;
-          r1 <= r;
+          r1 <= rbase + r;
           tcur1 <= tcur;
           if (!op_last_t) begin
             t <= t + 1'b1;
@@ -337,7 +349,7 @@ module hp_spmm #(
                 r <= r + 1'b1;
               end else begin
                 r <= '0;
-                blk <= '0;
+                blk <= wbase;
                 cbuf <= !cbuf;
                 base <= base + T_LEN;
                 issuing <= !op_final;

@@ -70,6 +70,19 @@ ENGINES = {
 }
 
 
+def _sources_of(*engines: str) -> tuple[str, ...]:
+    """The sources of several engines, each once, dependencies first."""
+    return tuple(dict.fromkeys(s for e in engines for s in ENGINES[e].sources))
+
+
+# The encoder-layer top composes the engines above (their sources first) with its own.
+ENGINES["layer"] = Engine(
+    "layer", "encoder_layer",
+    _sources_of("spmm", "attention", "gelu", "layernorm")
+    + ("sdp_ram.sv", "buf_reader.sv", "spmm_group.sv", "encoder_layer.sv"),
+    "sim.rtl.tb_layer", ENGINES["attention"].run_files)
+
+
 def _log_tail(path: Path) -> str:
     return path.read_text(errors="replace")[-LOG_TAIL_CHARS:] if path.is_file() else ""
 

@@ -122,12 +122,18 @@ def pack_weights(hp: HPMatrix) -> bytes:
 
 def pack_rows(case: SpmmCase) -> bytes:
     """s_axis_row: per block-row, its kept-block count, then Bo biases, mults and shifts."""
-    hp, bo = case.hp, case.hp.shape.bo
-    nbr = hp.n_block_rows
-    count = np.diff(hp.block_ptr).astype("<u2").view(np.uint8).reshape(nbr, COL_BYTES)
-    bias = case.bias.astype("<i4").view(np.uint8).reshape(nbr, bo * BIAS_BYTES)
-    mult = case.mult.astype("<u2").view(np.uint8).reshape(nbr, bo * MULT_BYTES)
-    shift = case.shift.astype(np.uint8).reshape(nbr, bo * SHIFT_BYTES)
+    return pack_row_beats(case.hp.block_ptr, case.bias, case.mult, case.shift,
+                          case.hp.shape.bo)
+
+
+def pack_row_beats(block_ptr: np.ndarray, bias: np.ndarray, mult: np.ndarray,
+                   shift: np.ndarray, bo: int) -> bytes:
+    """The s_axis_row beats of the block-rows that `block_ptr` delimits."""
+    nbr = len(block_ptr) - 1
+    count = np.diff(block_ptr).astype("<u2").view(np.uint8).reshape(nbr, COL_BYTES)
+    bias = np.asarray(bias).astype("<i4").view(np.uint8).reshape(nbr, bo * BIAS_BYTES)
+    mult = np.asarray(mult).astype("<u2").view(np.uint8).reshape(nbr, bo * MULT_BYTES)
+    shift = np.asarray(shift).astype(np.uint8).reshape(nbr, bo * SHIFT_BYTES)
     return np.concatenate([count, bias, mult, shift], axis=1).tobytes()
 
 

@@ -36,6 +36,9 @@ async def run_cases(dut) -> None:
         dut.cfg_len.value = case.length
         dut.cfg_nbr.value = hp.n_block_rows
         dut.cfg_nbc.value = hp.n_block_cols
+        dut.cfg_rbase.value = 0  # one layer per run: it starts at the memories' base
+        dut.cfg_wbase.value = 0
+        dut.cfg_narrow.value = 0  # OUT_BITS is 8 already
         await bench.start()
         await act.send(case.x.tobytes())
         frame = await bench.receive(
