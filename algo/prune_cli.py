@@ -17,7 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from host.cli import Cli, CliError, finite_float, nonnegative_int, positive_int, write_json
+from host.cli import (
+    Cli,
+    CliError,
+    finite_float,
+    nonnegative_int,
+    positive_int,
+    show_progress,
+    write_json,
+)
 
 CHECKPOINT_DIR = "checkpoint"
 ARTIFACT_DIR = "artifact"
@@ -211,7 +219,7 @@ def _finetune(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.time()
     model, tok, data, cfg = _setup(args)
     res = _run(lambda: train(model, data.train, cfg, checkpoint_dir=args.out / CHECKPOINT_DIR,
-                             progress=not args.no_progress, desc=f"finetune {data.task}"))
+                             progress=show_progress(args), desc=f"finetune {data.task}"))
     return _finish(args, model, tok, data, cfg, {"steps": res.steps},
                    t0 - res.wall_s_before_resume)
 
@@ -277,7 +285,7 @@ def _gradual(args: argparse.Namespace) -> dict[str, Any]:
     masks, res = _run(lambda: prune_gradual(
         model, data.train, plan, cfg, teacher, distill, end=args.prune_end,
         n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR,
-        progress=not args.no_progress))
+        progress=show_progress(args)))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "gradual", "target_sparsity": plan.overall_sparsity,
                       "steps": res.steps, "distilled": teacher is not None},
@@ -296,7 +304,7 @@ def _lasso(args: argparse.Namespace) -> dict[str, Any]:
     masks, (r1, r2) = _run(lambda: prune_lasso(
         model, data.train, plan, replace(cfg, epochs=args.lasso_epochs), cfg, teacher,
         distill, lam=args.lam, eps=args.eps, n_milestones=args.milestones,
-        checkpoint_dir=args.out / CHECKPOINT_DIR, progress=not args.no_progress))
+        checkpoint_dir=args.out / CHECKPOINT_DIR, progress=show_progress(args)))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "lasso", "target_sparsity": plan.overall_sparsity,
                       "steps": r1.steps + r2.steps, "lasso_epochs": args.lasso_epochs,
@@ -330,7 +338,7 @@ def _search(args: argparse.Namespace) -> dict[str, Any]:
     masks, res = _run(lambda: prune_gradual(
         model, data.train, found.best_plan, cfg, teacher, distill, end=args.prune_end,
         n_updates=args.updates, checkpoint_dir=args.out / CHECKPOINT_DIR,
-        progress=not args.no_progress))
+        progress=show_progress(args)))
     result = _finish(args, model, tok, data, cfg,
                      {"method": "searched", "target_sparsity": found.best_plan.overall_sparsity,
                       "steps": res.steps, "distilled": teacher is not None,

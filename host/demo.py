@@ -10,7 +10,6 @@ and reports. Nothing here needs GLUE data or a board.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from host.cli import Cli, CliError
+from host.cli import Cli, CliError, show_progress, write_json
 from sim.rtl.simulators import SIMULATORS
 
 DEFAULT_OUT = Path("out/demo")
@@ -206,7 +205,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     quiet_transformers()
     demo = Demo(args.out, args.simulator)
     t_all = time.perf_counter()
-    bar = tqdm([s for s in STEPS if s not in skip], desc="sbf demo", unit="step")
+    bar = tqdm([s for s in STEPS if s not in skip], desc="sbf demo", unit="step",
+               disable=not show_progress())
     for step in bar:
         bar.set_postfix_str(step)
         t0 = time.perf_counter()
@@ -218,8 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["seconds"] = round(time.perf_counter() - t0, 1)
         demo.report[step] = result
     demo.report["seconds"] = round(time.perf_counter() - t_all, 1)
-    path = args.out / "report.json"
-    path.write_text(json.dumps(demo.report, indent=2, default=str) + "\n")
+    path = write_json(args.out / "report.json", demo.report)
     demo.report["report"] = str(path)
     if not args.json:
         print_summary(demo.report)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from host.cli import Cli, CliError, positive_int
+from host.cli import Cli, CliError, positive_int, show_progress
 
 DEFAULT_CALIBRATION = 64  # train sentences for the static activation scales
 
@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with Accelerator(qmodel, args.design, args.backend, config=design.config,
                          tokenizer=tokenizer,
-                         max_batch=args.max_batch, progress=True) as acc:
+                         max_batch=args.max_batch, progress=show_progress()) as acc:
             t2 = time.perf_counter()
             ids, types = acc.tokenize(texts_a, texts_b, truncate=args.truncate)
             res = acc.run_ids(ids, types)

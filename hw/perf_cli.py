@@ -7,13 +7,19 @@ Every figure these commands print is modeled (the `hw.perf` analytical model and
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from host.cli import Cli, CliError, positive_int
+from host.cli import (
+    Cli,
+    CliError,
+    finite_float,
+    fraction,
+    positive_int,
+    show_progress,
+    write_json,
+)
 from hw.config import ConfigError, DesignConfig
 
 DEFAULT_DENSITY = 0.2  # 80% HP sparsity, the project's headline setting
@@ -26,17 +32,17 @@ def register(cli: Cli) -> None:
     _design_args(p)
     p.add_argument("--artifact", help="HP artifact directory (per-layer kept blocks); "
                                       "without it a uniform --density is assumed")
-    p.add_argument("--lengths", type=int, nargs="+",
+    p.add_argument("--lengths", type=positive_int, nargs="+",
                    help="sequence lengths to report (default: the config's bucket edges)")
 
     p = cli.subcommand("hw", "schedule", _schedule,
                        "length-aware scheduling against padding policies over a GLUE trace")
     _design_args(p)
     _trace_args(p)
-    p.add_argument("--batch", type=int, default=8,
+    p.add_argument("--batch", type=positive_int, default=8,
                    help="batch size of the padding policies and the in-flight window (8)")
-    p.add_argument("--stages", type=int, default=4, help="coarse pipeline stages (4)")
-    p.add_argument("--edges", type=int, nargs="+",
+    p.add_argument("--stages", type=positive_int, default=4, help="coarse pipeline stages (4)")
+    p.add_argument("--edges", type=positive_int, nargs="+",
                    help="bucket edges (default: the config's bucket_edges)")
     p.add_argument("--plot", help="write a Gantt chart and stage utilisation to this PNG")
     p.add_argument("--table", help="write the length-aware schedule table to this JSON file")
@@ -47,9 +53,9 @@ def register(cli: Cli) -> None:
     _trace_args(p)
     p.add_argument("--accuracy", help="accuracy table (variants to explore); default: "
                                       "one variant at --density")
-    p.add_argument("--sample", type=int, default=128,
+    p.add_argument("--sample", type=positive_int, default=128,
                    help="sequences sampled from the trace per design (128)")
-    p.add_argument("--k", type=int, nargs="+",
+    p.add_argument("--k", type=positive_int, nargs="+",
                    help="top-k values to sweep (default: the config's attn_k; the accuracy "
                         "table does not say what k costs in accuracy)")
     p.add_argument("--plot", help="write the front (throughput vs p99 latency) to this PNG")
@@ -57,15 +63,15 @@ def register(cli: Cli) -> None:
 
     p = cli.command("select", _select,
                     "cheapest board meeting a latency and an accuracy-drop constraint")
-    p.add_argument("--latency-ms", type=float, required=True, help="latency constraint (ms)")
-    p.add_argument("--max-accuracy-drop", type=float, required=True,
+    p.add_argument("--latency-ms", type=finite_float, required=True, help="latency constraint (ms)")
+    p.add_argument("--max-accuracy-drop", type=finite_float, required=True,
                    help="largest acceptable drop from the dense baseline, in the metric's "
                         "units (0.01 = one point of a 0..1 accuracy)")
     p.add_argument("--task", required=True, help="GLUE task of the accuracy table rows")
     p.add_argument("--accuracy", help="accuracy table (default "
                                       "benchmarks/results/accuracy.json)")
     p.add_argument("--config", help="design config YAML for the model dims and PE shape")
-    p.add_argument("--length", type=int, help="sequence length of the latency constraint "
+    p.add_argument("--length", type=positive_int, help="sequence length of the latency constraint "
                                               "(default: the config's max_length)")
     p.add_argument("--boards", nargs="+", help="boards to consider (default: all in boards/)")
 
@@ -73,9 +79,9 @@ def register(cli: Cli) -> None:
 def _design_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="design config YAML (default hw/configs/minilm-u200.yaml)")
     p.add_argument("--board", help="board name or YAML (default: the config's board)")
-    p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
+    p.add_argument("--density", type=fraction, default=DEFAULT_DENSITY,
                    help=f"uniform HP density without an artifact ({DEFAULT_DENSITY})")
-    p.add_argument("--pe-groups", type=int, help="PE groups (default: the most that fit)")
+    p.add_argument("--pe-groups", type=positive_int, help="PE groups (default: the most that fit)")
 
 
 def _trace_args(p: argparse.ArgumentParser) -> None:
@@ -184,8 +190,7 @@ def _schedule(args: argparse.Namespace) -> dict[str, Any]:
         "policies": policies,
     }
     if args.table:
-        Path(args.table).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.table).write_text(json.dumps(la.table(), indent=1) + "\n")
+        write_json(args.table, la.table(), indent=1)
         result["table"] = args.table
     if args.plot:
         from hw.sched.plot import plot_schedule
@@ -209,7 +214,7 @@ def _explore(args: argparse.Namespace) -> dict[str, Any]:
     space = dict(DEFAULT_SPACE, attn_k=tuple(args.k or (cfg.attn_k,)))
     try:
         result = explore(cfg, board, _lengths(args), variants, space=space,
-                         sample=args.sample, use_ray=args.ray, progress=True)
+                         sample=args.sample, use_ray=args.ray, progress=show_progress())
     except RuntimeError as e:
         raise CliError(str(e)) from None
     if args.plot:
