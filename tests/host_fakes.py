@@ -76,15 +76,19 @@ class Card:
     """What the fake card does on a run: checks the banks, then runs the kernel.
 
     `fail_runs` are 1-based run numbers that end in ERT_CMD_STATE_ERROR before the kernel
-    touches memory; `delay_s` makes a run take time (the kernel reads its inputs after it),
-    so two host threads that share buffers interleave as they would on a card.
+    touches memory; `silent_runs` end COMPLETED without the kernel touching memory (a
+    failure that leaves no error behind); `delay_s` makes a run take time (the kernel
+    reads its inputs after it), so two host threads that share buffers interleave as they
+    would on a card.
     """
 
     def __init__(self, kernel: Kernel, connectivity: Mapping[str, str],
-                 fail_runs: Iterable[int] = (), delay_s: float = 0.0) -> None:
+                 fail_runs: Iterable[int] = (), silent_runs: Iterable[int] = (),
+                 delay_s: float = 0.0) -> None:
         self.kernel = kernel
         self.connectivity = dict(connectivity)
         self.fail_runs = set(fail_runs)
+        self.silent_runs = set(silent_runs)
         self.delay_s = delay_s
         self.runs = 0
 
@@ -93,6 +97,8 @@ class Card:
         self.runs += 1
         if self.runs in self.fail_runs:
             return ErtState.ERT_CMD_STATE_ERROR
+        if self.runs in self.silent_runs:
+            return ErtState.ERT_CMD_STATE_COMPLETED
         for name, mem in zip(ARGS, memories, strict=True):
             if name in self.connectivity and mem != self.connectivity[name]:
                 return ErtState.ERT_CMD_STATE_ERROR  # the port cannot reach that bank
@@ -166,10 +172,15 @@ class FakeErtWaitHandle:
 def fake_pynq(kernel: Kernel, *, tags: Sequence[str] = U200_TAGS,
               connectivity: Mapping[str, str] = U200_CONNECTIVITY,
               kernel_name: str = abi.KERNEL, n_devices: int = 1, fail_runs: Iterable[int] = (),
-              delay_s: float = 0.0, version: str = "3.0.1") -> types.SimpleNamespace:
-    """A `pynq` module on a card whose xclbin has `tags` and connects ports as given."""
+              silent_runs: Iterable[int] = (), delay_s: float = 0.0, version: str = "3.0.1",
+              argument_memory: bool = True) -> types.SimpleNamespace:
+    """A `pynq` module on a card whose xclbin has `tags` and connects ports as given.
+
+    `argument_memory=False`: the ip_dict names no memory per argument (PYNQ adds it only
+    for connections it finds in the xclbin), so the host must go by the bank's names.
+    """
     log: list[tuple] = []
-    card = Card(kernel, connectivity, fail_runs, delay_s)
+    card = Card(kernel, connectivity, fail_runs, silent_runs, delay_s)
     used = set(connectivity.values())
     default = next(FakeMemory(t, i) for i, t in enumerate(tags) if t in used)
 
@@ -191,7 +202,7 @@ def fake_pynq(kernel: Kernel, *, tags: Sequence[str] = U200_TAGS,
             log.append(("Overlay", Path(path).name, device))
             cu = f"{kernel_name}_1"
             registers = {a: {"id": i, **({"memory": connectivity[a]}
-                                         if a in connectivity else {})}
+                                         if a in connectivity and argument_memory else {})}
                          for i, a in enumerate(ARGS)}
             self.ip_dict = {cu: {"registers": registers, "fullpath": cu}}
             self.mem_dict = {t: {"used": int(t in used), "idx": i, "tag": t,
@@ -234,10 +245,11 @@ def fake_pynq(kernel: Kernel, *, tags: Sequence[str] = U200_TAGS,
 def fake_pyxrt(kernel: Kernel, *, tags: Sequence[str] = U200_TAGS,
                connectivity: Mapping[str, str] = U200_CONNECTIVITY,
                kernel_name: str = abi.KERNEL, open_fails: bool = False,
-               fail_runs: Iterable[int] = (), delay_s: float = 0.0) -> types.SimpleNamespace:
+               fail_runs: Iterable[int] = (), silent_runs: Iterable[int] = (),
+               delay_s: float = 0.0) -> types.SimpleNamespace:
     """A `pyxrt` module on a card whose xclbin has `tags` and connects ports as given."""
     log: list[tuple] = []
-    card = Card(kernel, connectivity, fail_runs, delay_s)
+    card = Card(kernel, connectivity, fail_runs, silent_runs, delay_s)
     used = set(connectivity.values())
 
     class Bo:
