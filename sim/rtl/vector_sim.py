@@ -68,7 +68,8 @@ def simulate_layernorm(cases: Sequence[LayerNormCase], params: LayerNormUnitPara
         mismatches = int(np.count_nonzero(y != case.reference()))
         rows.append({
             "name": case.name, "tokens": case.tokens, "bit_exact": mismatches == 0,
-            "mismatches": mismatches, "framing_exact": res["frames"] == [params.beats] * case.tokens,
+            "mismatches": mismatches,
+            "framing_exact": res["frames"] == [params.beats] * case.tokens,
             "cycles": int(res["cycles"]),
             "model_cycles": layernorm_cycles(case.tokens, params.n, params.lanes),
             **({"waves": res["waves"]} if "waves" in res else {}),
