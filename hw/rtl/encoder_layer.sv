@@ -57,6 +57,8 @@ module encoder_layer #(
     parameter LUT_FILE = "estimate_lut.hex",
     parameter int LN_PRM_W = 64,    // the units' parameter beats (sim/rtl/vector_case.py)
     parameter int GELU_PRM_W = 64,
+    parameter int LN_MEAN_MULT = 1,  // the LayerNorm's exact division by H (vector_case.py)
+    parameter int LN_MEAN_SHIFT = 0,
     localparam int D = H / HEADS,
     localparam int DW = D / W,      // words per head row
     localparam int NW_H = H / W,
@@ -656,7 +658,8 @@ module encoder_layer #(
     end
   end
 
-  residual_layernorm #(.LANES(W), .N(H), .MAX_SETS(2 * MAX_LAYERS)) u_ln (
+  residual_layernorm #(.LANES(W), .N(H), .MAX_SETS(2 * MAX_LAYERS), .RES_BITS(RES_BITS),
+                       .MEAN_MULT(LN_MEAN_MULT), .MEAN_SHIFT(LN_MEAN_SHIFT)) u_ln (
       .clk, .rst_n, .cfg_set(SET_W'(32'(layer) * 2 + (state == S_LN2 ? 1 : 0))),
       .s_axis_prm_tdata(s_axis_lnprm_tdata), .s_axis_prm_tvalid(s_axis_lnprm_tvalid),
       .s_axis_prm_tready(s_axis_lnprm_tready), .s_axis_prm_tlast(s_axis_lnprm_tlast),

