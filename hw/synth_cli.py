@@ -30,7 +30,8 @@ def _synth(args: argparse.Namespace) -> dict[str, Any]:
         cfg = DesignConfig.from_yaml(args.config)
     except ConfigError as e:
         raise CliError(str(e)) from None
-    names = list(SYNTH_ENGINES) if args.engine == "all" else [args.engine]
+    names = ([n for n, e in SYNTH_ENGINES.items() if e.in_all] if args.engine == "all"
+             else [args.engine])
     out: dict[str, Any] = {}
     try:
         for name in names:

@@ -13,6 +13,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hw.hls.abi import KERNEL
 
@@ -109,3 +110,31 @@ def parse_csynth(xml_path: Path) -> dict[str, int | None]:
         "ff": _int(res.find("FF")),
         "latency": _int(lat),
     }
+
+
+def link_plan(cfg: Any, density: float = 0.2) -> dict[str, Any]:
+    """Where `v++` places the kernel, from the resource model's per-SLR floorplan.
+
+    The floorplan (`hw.perf.model.floorplan`) packs the design's PE groups and attention
+    engines into the SLRs' kernel shares. When they all sit in one SLR the compute unit
+    is pinned there (`slr=`); when they need several, one compute unit cannot be pinned
+    to one SLR, so no `slr=` is written and the link places it across the SLRs named
+    (the memory ports stay on the banks `hw.render.memory_plan` chose).
+    """
+    from boards.loader import load_board
+    from hw.perf.model import build_design, floorplan
+    from hw.perf.ops import uniform_weights, with_density
+
+    board = load_board(cfg.board)
+    cfg = with_density(cfg, density)
+    design = build_design(cfg, board, uniform_weights(cfg, density))
+    plan = floorplan(cfg, board, design.placement, design.groups)
+    used = [s for s in plan if s.groups or s.attention_engines]
+    per_slr = {s.slr: {"pe_groups": s.groups, "attention_engines": s.attention_engines}
+               for s in used}
+    clock = math.floor(design.clock["mhz"])  # capped by the slowest engine's logic depth
+    if len(used) == 1:
+        return {"slr": used[0].slr, "spans": [used[0].slr], "per_slr": per_slr,
+                "pe_groups": design.groups, "clock_mhz": clock}
+    return {"slr": None, "spans": [s.slr for s in used], "per_slr": per_slr,
+            "pe_groups": design.groups, "clock_mhz": clock}

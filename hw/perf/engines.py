@@ -4,8 +4,11 @@ Every engine answers `cycles(...)`, `dsp()`, `bram()`, `uram()` and `lut()`. A d
 G PE groups and A = attn_heads_parallel attention engines. A PE group is one HP sparse
 matmul engine (hw/rtl/hp_spmm.sv: Bo PEs with m MACs each) plus a Bo-lane vector unit
 (LayerNorm, i-GELU); an attention engine is hw/rtl/sparse_attention.sv (one head per run,
-head_dim lanes). Resource constants are analytical guesses, not calibrated against
-synthesis; the cycle formulas follow the RTL and are checked against its simulation.
+head_dim lanes). The cycle formulas follow the RTL and are checked against its simulation.
+Resources of the two RTL engines come from the fit to Yosys synthesis
+(`hw.perf.synth_model`, data in `hw/perf/synth_calibration.json`); `resource_source()`
+says which figure is Yosys-calibrated and which is still an analytical guess (the vector
+lanes, and every engine when the calibration data is absent).
 """
 
 from __future__ import annotations
@@ -20,9 +23,15 @@ from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
 from sim.golden.sparse_attention import topk_count
 from sim.rtl.cycles import ATTN_FIXED, ESTIMATE_DRAIN, ISSUE_TO_OUTPUT, QUERY_ACCEPT, tile_sizes
 
-# Xilinx WP486/WP487: a DSP48E2 does two int8 MACs per cycle when the products share an
-# operand (the broadcast activation), see ../shared/research/boards.md.
+# Xilinx WP486/WP487: a DSP48E2 can do two int8 MACs per cycle when the products share an
+# operand (see ../shared/research/boards.md): the board's int8 peak. The RTL has no such
+# packing (Yosys maps each int8 product of hp_spmm_pe.sv to its own DSP48E2), so the
+# engines' analytical fallback counts one MAC per DSP.
 MACS_PER_DSP_INT8 = 2
+RTL_MACS_PER_DSP = 1
+REQUANT_DSP_PER_LANE = 2  # requant.sv: two 16x15 products per lane
+CALIBRATED = "yosys-calibrated"
+ANALYTICAL = "analytical"
 BRAM36_BYTES = 36 * 1024 // 8
 URAM_BYTES = 288 * 1024 // 8
 INT8_BITS = 8
@@ -135,20 +144,46 @@ class SpmmEngine:
         """Useful multiply-accumulates: every stored weight times every token."""
         return int(sum(self.row_nnzb)) * self.cfg.bo * self.cfg.m * length
 
+    def calibrated(self) -> dict[str, float] | None:
+        """The Yosys fit at this config's hp_spmm parameters (None without its data)."""
+        from hw.perf.synth_model import calibrated
+        from sim.rtl.spmm_case import SpmmParams
+
+        return calibrated("spmm", SpmmParams.from_config(self.cfg).hdl_parameters())
+
+    def resource_source(self) -> str:
+        return CALIBRATED if self.calibrated() else ANALYTICAL
+
     def dsp(self) -> int:
-        return math.ceil(self.cfg.bo * self.cfg.m / MACS_PER_DSP_INT8)
+        fit = self.calibrated()
+        if fit:
+            return math.ceil(fit["dsp"])
+        return (math.ceil(self.cfg.bo * self.cfg.m / RTL_MACS_PER_DSP)
+                + self.cfg.bo * REQUANT_DSP_PER_LANE)
 
     def lut(self) -> int:
+        fit = self.calibrated()
+        if fit:
+            return math.ceil(fit["lut"])
         mux = self.cfg.m * INT8_BITS * math.ceil(self.cfg.bi / MUX_INPUTS_PER_LUT)
         return self.cfg.bo * (mux + self.cfg.m * LUT_PER_MAC_ADD)
 
+    def ff(self) -> int:
+        fit = self.calibrated()
+        return math.ceil(fit["ff"]) if fit else 0
+
     def bram(self) -> int:
-        """The ping-pong activation tile: 2 x T tokens x the widest input, Bi bytes a word."""
+        """The engine's weight, row and ping-pong activation memories (hp_spmm.sv holds a
+        layer's weights itself: MAX_NNZB kept blocks)."""
+        fit = self.calibrated()
+        if fit:
+            return math.ceil(fit["bram"])
         widest = max(self.cfg.model.hidden, self.cfg.model.ffn)
         return math.ceil(2 * self.cfg.tile_tokens * widest / BRAM36_BYTES)
 
     def uram(self) -> int:
-        return 0  # weights live in the model-level weight store (see hw.perf.model)
+        fit = self.calibrated()
+        return math.ceil(fit["uram"]) if fit else 0
 
 
 @dataclass(frozen=True)
@@ -184,22 +219,45 @@ class AttentionEngine:
         d = self.cfg.model
         return EXACT_MATMULS * d.heads * length * self.kept(length) * d.head_dim
 
+    def calibrated(self) -> dict[str, float] | None:
+        """The Yosys fit at this config's sparse_attention parameters (None without data)."""
+        from hw.perf.synth_model import calibrated
+        from sim.rtl.attention_case import AttentionParams
+
+        return calibrated("attention", AttentionParams.from_config(self.cfg).hdl_parameters())
+
+    def resource_source(self) -> str:
+        return CALIBRATED if self.calibrated() else ANALYTICAL
+
     def dsp(self) -> int:
-        """q.k has no shared operand (one DSP a lane); p x V shares p (two lanes a DSP)."""
-        d = self.cfg.model.head_dim
-        return d + math.ceil(d / MACS_PER_DSP_INT8)
+        """Analytical fallback: one DSP per q.k lane and per p x V lane (no packing)."""
+        fit = self.calibrated()
+        if fit:
+            return math.ceil(fit["dsp"])
+        return 2 * self.cfg.model.head_dim // RTL_MACS_PER_DSP
 
     def lut(self) -> int:
+        fit = self.calibrated()
+        if fit:
+            return math.ceil(fit["lut"])
         return (self.cfg.model.head_dim * LUT_PER_4BIT_PRODUCT
                 + self.cfg.attn_k * LUT_PER_TOPK_ENTRY
                 + SOFTMAX_RECIP_BITS * LUT_PER_RECIP_BIT + LUT_ATTN_CONTROL)
 
+    def ff(self) -> int:
+        fit = self.calibrated()
+        return math.ceil(fit["ff"]) if fit else 0
+
     def bram(self) -> int:
-        """K and V of the longest sequence."""
+        """K and V of the longest sequence (Yosys puts them in LUT-RAM: asynchronous read)."""
+        fit = self.calibrated()
+        if fit:
+            return math.ceil(fit["bram"])
         return math.ceil(2 * self.cfg.max_length * self.cfg.model.head_dim / BRAM36_BYTES)
 
     def uram(self) -> int:
-        return 0
+        fit = self.calibrated()
+        return math.ceil(fit["uram"]) if fit else 0
 
 
 @dataclass(frozen=True)
@@ -218,11 +276,17 @@ class LayerNormEngine:
     def lut(self) -> int:
         return self.cfg.bo * LUT_PER_VECTOR_LANE
 
+    def ff(self) -> int:
+        return 0
+
     def bram(self) -> int:
         return 0
 
     def uram(self) -> int:
         return 0
+
+    def resource_source(self) -> str:
+        return ANALYTICAL  # no RTL yet: nothing to synthesise
 
 
 @dataclass(frozen=True)
@@ -240,42 +304,66 @@ class GeluEngine:
     def lut(self) -> int:
         return 0
 
+    def ff(self) -> int:
+        return 0
+
     def bram(self) -> int:
         return 0
 
     def uram(self) -> int:
         return 0
 
+    def resource_source(self) -> str:
+        return ANALYTICAL
+
 
 @dataclass(frozen=True)
 class Resources:
-    """DSP48E2, LUT, BRAM36 and URAM blocks."""
+    """DSP48E2, LUT (logic plus LUT-RAM), BRAM36, URAM blocks and flip-flops."""
 
     dsp: int
     lut: int
     bram: int
     uram: int
+    ff: int = 0
 
     def __mul__(self, n: int) -> Resources:
-        return Resources(self.dsp * n, self.lut * n, self.bram * n, self.uram * n)
+        return Resources(self.dsp * n, self.lut * n, self.bram * n, self.uram * n, self.ff * n)
 
     def __add__(self, other: Resources) -> Resources:
         return Resources(self.dsp + other.dsp, self.lut + other.lut, self.bram + other.bram,
-                         self.uram + other.uram)
+                         self.uram + other.uram, self.ff + other.ff)
 
 
 def _sum(engines: tuple, extra_lut: int = 0) -> Resources:
     return Resources(dsp=sum(e.dsp() for e in engines),
                      lut=sum(e.lut() for e in engines) + extra_lut,
-                     bram=sum(e.bram() for e in engines), uram=sum(e.uram() for e in engines))
+                     bram=sum(e.bram() for e in engines), uram=sum(e.uram() for e in engines),
+                     ff=sum(e.ff() for e in engines))
 
 
 def group_resources(cfg: DesignConfig) -> Resources:
-    """One PE group: the HP matmul engine and its vector lanes (LayerNorm, i-GELU)."""
-    return _sum((SpmmEngine(cfg, (), cfg.model.hidden), LayerNormEngine(cfg), GeluEngine(cfg)),
-                LUT_GROUP_CONTROL)
+    """One PE group: the HP matmul engine and its vector lanes (LayerNorm, i-GELU).
+
+    The Yosys-calibrated hp_spmm figure already holds its control; the analytical
+    fallback adds LUT_GROUP_CONTROL for it.
+    """
+    spmm = SpmmEngine(cfg, (), cfg.model.hidden)
+    extra = 0 if spmm.resource_source() == CALIBRATED else LUT_GROUP_CONTROL
+    return _sum((spmm, LayerNormEngine(cfg), GeluEngine(cfg)), extra)
 
 
 def attention_resources(cfg: DesignConfig) -> Resources:
     """All A = attn_heads_parallel attention engines."""
     return _sum((AttentionEngine(cfg),)) * cfg.attn_heads_parallel
+
+
+def resource_sources(cfg: DesignConfig) -> dict[str, str]:
+    """Per engine: whether its resource figures are Yosys-calibrated or analytical."""
+    return {"spmm": SpmmEngine(cfg, (), cfg.model.hidden).resource_source(),
+            "attention": AttentionEngine(cfg).resource_source(),
+            "layernorm": LayerNormEngine(cfg).resource_source(),
+            "gelu": GeluEngine(cfg).resource_source(),
+            "group_control": CALIBRATED if SpmmEngine(cfg, (), cfg.model.hidden)
+            .resource_source() == CALIBRATED else ANALYTICAL,
+            "stores": ANALYTICAL + " (bytes / BRAM36 or URAM capacity)"}

@@ -4,12 +4,15 @@ The accelerator is `G` PE groups (see `hw.perf.engines`) plus on-chip stores: on
 activation buffer per sequence in flight, and the HP weights when they fit too (each in
 URAM first, then BRAM). Without room on chip the weights stream from DDR for every
 sequence. G, unless given, is the most groups the board's kernel share holds under the
-utilisation targets.
-Every figure is modeled (this analytical model), never measured.
+utilisation targets, checked per SLR (`floorplan`: every engine whole inside one SLR's
+kernel share). The RTL engines' resources are fitted to Yosys synthesis
+(`hw.perf.synth_model`), the rest is analytical; the clock is the config's, capped at what
+the slowest engine's measured logic depth supports. Every figure is modeled, never measured.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +26,15 @@ from hw.perf.engines import (
     Resources,
     attention_resources,
     group_resources,
+    resource_sources,
 )
 from hw.perf.ops import CostModel, OffChip
 
 # Share of each kernel resource a design may fill before placement and timing fail.
 UTIL_TARGET = {"dsp": 0.9, "lut": 0.7, "bram": 0.9, "uram": 0.9}
 DEFAULT_IN_FLIGHT = 8  # sequences with an activation buffer on chip
-MODEL_NAME = "hw.perf analytical model"
+MODEL_NAME = "hw.perf model (RTL engine resources and clock fitted to Yosys synthesis)"
+RESOURCE_KEYS = ("dsp", "lut", "bram", "uram")
 BYTES_PER_GB = 1e9
 MS_PER_S = 1e3
 
@@ -87,18 +92,117 @@ def place(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
     return Placement(False, wbytes, act_bram, act_uram, 0, 0)
 
 
+@dataclass
+class SlrFit:
+    """One SLR of the floorplan: the engines placed in it and what they use of its share."""
+
+    slr: int
+    share: dict[str, int]
+    groups: int = 0
+    attention_engines: int = 0
+    used: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def cap(self, key: str) -> float:
+        return self.share[key] * UTIL_TARGET[key]
+
+    def fits(self, need: Resources) -> bool:
+        return all(self.used[k] + getattr(need, k) <= self.cap(k) for k in RESOURCE_KEYS)
+
+    def headroom(self, need: Resources) -> float:
+        """The smallest fraction of any resource left after adding `need`."""
+        return min((self.cap(k) - self.used[k] - getattr(need, k)) / self.cap(k)
+                   for k in RESOURCE_KEYS if self.cap(k) > 0)
+
+    def add(self, need: Resources) -> None:
+        for k in RESOURCE_KEYS:
+            self.used[k] += getattr(need, k)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"slr": self.slr, "pe_groups": self.groups,
+                "attention_engines": self.attention_engines,
+                "used": {k: math.ceil(self.used[k]) for k in RESOURCE_KEYS},
+                "kernel_share": dict(self.share),
+                "fraction": {k: self.used[k] / self.share[k] if self.share[k] else 0.0
+                             for k in RESOURCE_KEYS}}
+
+
+def slr_shares(board: Any) -> list[dict[str, int]]:
+    """Each SLR's kernel share (boards/*.yaml `slr_kernel`, or the totals split evenly)."""
+    return [{"dsp": s.dsp, "lut": s.lut, "bram": s.bram36, "uram": s.uram}
+            for s in board.slr_shares()]
+
+
+def floorplan(cfg: DesignConfig, board: Any, placement: Placement,
+              groups: int | None = None) -> list[SlrFit]:
+    """Engines packed into SLRs, each whole inside one SLR under the utilisation targets.
+
+    The on-chip stores (activation buffers, weights) are spread over the SLRs in
+    proportion to their block RAM and URAM; the attention engines go first, one at a time
+    to the SLR with the most headroom, then PE groups the same way, up to `groups` (or
+    as many as fit). Engines that fit no SLR are left out: the caller compares counts.
+    """
+    slrs = [SlrFit(i, share, used=dict.fromkeys(RESOURCE_KEYS, 0.0))
+            for i, share in enumerate(slr_shares(board))]
+    stores = {"bram": placement.act_bram + placement.weight_bram,
+              "uram": placement.act_uram + placement.weight_uram}
+    for key, amount in stores.items():
+        total = sum(s.share[key] for s in slrs)
+        for s in slrs:
+            s.used[key] += amount * s.share[key] / total if total else 0.0
+
+    def place_one(need: Resources) -> SlrFit | None:
+        fitting = [s for s in slrs if s.fits(need)]
+        if not fitting:
+            return None
+        best = max(fitting, key=lambda s: (s.headroom(need), -s.slr))
+        best.add(need)
+        return best
+
+    attn = _sum_one_attention(cfg)
+    for _ in range(cfg.attn_heads_parallel):
+        s = place_one(attn)
+        if s is None:
+            break
+        s.attention_engines += 1
+    per = group_resources(cfg)
+    limit = groups if groups is not None else 1 << 30
+    placed = 0
+    while placed < limit:
+        s = place_one(per)
+        if s is None:
+            break
+        s.groups += 1
+        placed += 1
+    return slrs
+
+
+def _sum_one_attention(cfg: DesignConfig) -> Resources:
+    return attention_resources(cfg.replace(attn_heads_parallel=1))
+
+
 def max_groups(cfg: DesignConfig, board: Any, placement: Placement) -> int:
-    """The most PE groups the kernel share holds, after the stores and attention engines."""
-    per, attn = group_resources(cfg), attention_resources(cfg)
-    share = kernel_share(board)
-    free = {
-        "dsp": share["dsp"] * UTIL_TARGET["dsp"] - attn.dsp,
-        "lut": share["lut"] * UTIL_TARGET["lut"] - attn.lut,
-        "bram": share["bram"] * UTIL_TARGET["bram"] - placement.act_bram
-        - placement.weight_bram - attn.bram,
-    }
-    need = {"dsp": per.dsp, "lut": per.lut, "bram": per.bram}
-    return max(0, min(math.floor(free[k] / need[k]) for k in need if need[k]))
+    """The most PE groups that fit, per SLR, after the stores and the attention engines
+    (0 when the attention engines themselves do not all fit)."""
+    plan = floorplan(cfg, board, placement)
+    if sum(s.attention_engines for s in plan) < cfg.attn_heads_parallel:
+        return 0
+    return sum(s.groups for s in plan)
+
+
+def design_clock(cfg: DesignConfig) -> dict[str, Any]:
+    """The clock latency figures use: the config's, capped by the slowest RTL engine's
+    supported clock (hw.perf.synth_model); says which bound it is."""
+    from hw.perf.synth_model import supported_clock
+
+    sup = supported_clock(cfg)
+    if sup is None:
+        return {"mhz": float(cfg.clock_mhz), "config_mhz": cfg.clock_mhz,
+                "bound": "config (no synthesis calibration data)"}
+    mhz = min(float(cfg.clock_mhz), float(sup["supported_mhz"]))
+    bound = ("config" if mhz == cfg.clock_mhz else
+             f"slowest engine ({sup['slowest_engine']}: {sup['supported_mhz']} MHz from its "
+             "Yosys logic depth)")
+    return {"mhz": mhz, "config_mhz": cfg.clock_mhz, "bound": bound, **sup}
 
 
 def resources(cfg: DesignConfig, groups: int, placement: Placement) -> dict[str, int]:
@@ -124,6 +228,13 @@ def check_fits(cfg: DesignConfig, board: Any, groups: int = 1,
                               f"{cfg.attn_heads_parallel} attention engine(s) need "
                               f"{used[key]} {key.upper()}, board {board.name} leaves {have} "
                               f"to kernels")
+    plan = floorplan(cfg, board, placement, groups)
+    placed = sum(s.groups for s in plan), sum(s.attention_engines for s in plan)
+    if placed != (groups, cfg.attn_heads_parallel):
+        raise ConfigError(f"bo/bi/m: {groups} PE group(s) and {cfg.attn_heads_parallel} "
+                          f"attention engine(s) fit board {board.name} as a whole but not "
+                          f"per SLR (each engine inside one SLR: {placed[0]} group(s) and "
+                          f"{placed[1]} engine(s) fit); use fewer groups or engines")
     return used
 
 
@@ -140,8 +251,13 @@ class Design:
     cost: CostModel
 
     @property
+    def clock(self) -> dict[str, Any]:
+        return design_clock(self.cfg)
+
+    @property
     def clock_hz(self) -> float:
-        return self.cfg.clock_mhz * 1e6
+        """min(config clock, the slowest engine's supported clock)."""
+        return self.clock["mhz"] * 1e6
 
     @property
     def ddr_bytes_per_cycle(self) -> float:
@@ -178,6 +294,7 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     """
     cfg, board, placement = design.cfg, design.board, design.placement
     share = kernel_share(board)
+    clock = design.clock
     used = resources(cfg, design.groups, placement)
     peak_board = board.kernel_dsp * MACS_PER_DSP_INT8 * design.clock_hz
     lanes = design.groups * cfg.bo * cfg.m + cfg.attn_heads_parallel * cfg.model.head_dim
@@ -202,7 +319,9 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     return {
         "board": board.name, "model": MODEL_NAME, "figures": "modeled",
         "pe_groups": design.groups, "attention_engines": cfg.attn_heads_parallel,
-        "clock_mhz": cfg.clock_mhz,
+        "clock_mhz": clock["mhz"], "clock": clock,
+        "resource_model": resource_sources(cfg),
+        "floorplan": [s.to_dict() for s in floorplan(cfg, board, placement, design.groups)],
         "resources": {k: {"used": used[k], "kernel_share": share[k],
                           "fraction": used[k] / share[k] if share[k] else 0.0} for k in used},
         "weights": {"bytes": placement.weight_bytes, "on_chip": placement.weights_on_chip,

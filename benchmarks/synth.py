@@ -1,0 +1,125 @@
+"""Full-size Yosys synthesis of the RTL engines, and the calibration of the resource model.
+
+    python benchmarks/synth.py               # -> benchmarks/results/synth.json
+    python benchmarks/synth.py --calibrate   # -> hw/perf/synth_calibration.json
+
+The first synthesises each engine at the default design's parameters and sets the
+measured counts (Yosys) beside what the calibrated model (`hw.perf`) predicts; the
+second synthesises `hw.perf.synth_model.CALIBRATION_POINTS` on the RTL as committed at
+HEAD (others may be editing the work tree) and writes the points the model is fitted to.
+Results are cached (`SBF_CACHE_DIR`), so a rerun costs only what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from host.cli import write_json  # noqa: E402
+from hw.config import DesignConfig  # noqa: E402
+from hw.perf.synth_model import (  # noqa: E402
+    CALIBRATION_FILE,
+    CALIBRATION_POINTS,
+    MEASURED_KEY,
+    fit_engine,
+    measured,
+    point_parameters,
+)
+from hw.synth import SYNTH_COMMAND, snapshot_rtl, synthesize, yosys_version  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "synth.json"
+
+
+def _row(res: dict[str, Any], point: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = {k: res[k] for k in ("engine", "top", "parameters", "counts", "timing", "rtl_sha",
+                               "yosys_seconds")}
+    for k in ("mac_lanes", "dsp_per_mac", "lut_per_mac"):
+        if k in res:
+            row[k] = res[k]
+    if point is not None:
+        row["point"] = {k: v for k, v in point.items() if k != "held_out"}
+        row["held_out"] = bool(point.get("held_out"))
+    return row
+
+
+def calibrate(engines: list[str], rev: str) -> dict[str, Any]:
+    rtl_dir, commit = snapshot_rtl(rev)
+    points: dict[str, list[dict[str, Any]]] = {}
+    for engine in engines:
+        for point in CALIBRATION_POINTS[engine]:
+            params = point_parameters(engine, point)
+            print(f"[calibrate] {engine} {params}", file=sys.stderr, flush=True)
+            points.setdefault(engine, []).append(
+                _row(synthesize(engine, params, rtl_dir=rtl_dir), point))
+    from host.machine import machine_info
+
+    doc = {"what": "Yosys synthesis points the hw.perf resource model is fitted to",
+           "figures": "measured (Yosys cell counts); timing modeled from the netlist depth",
+           "yosys": yosys_version(), "command": SYNTH_COMMAND, "rtl_commit": commit,
+           "benchmark_command": shlex.join([sys.executable, *sys.argv]),
+           "machine": machine_info(torch_details=False), "points": points}
+    write_json(CALIBRATION_FILE, doc)
+    return doc
+
+
+def full_size(engines: list[str], config: str | None) -> dict[str, Any]:
+    cfg = DesignConfig.from_yaml(config)
+    rows = []
+    for engine in engines:
+        from hw.synth import engine_parameters
+
+        res = synthesize(engine, engine_parameters(engine, cfg))
+        row = _row(res)
+        row["figures"] = "measured (Yosys); fmax modeled from the measured depth"
+        if engine in CALIBRATION_POINTS:
+            from hw.perf.synth_model import engine_fit
+
+            pred = engine_fit(engine).predict(res["parameters"])
+            meas = measured(res)
+            row["model"] = {
+                "figures": "modeled (hw.perf.synth_model fit to hw/perf/synth_calibration.json)",
+                "predicted": {k: round(v, 1) for k, v in pred.items()},
+                "relative_error": {k: (pred[k] - meas[k]) / meas[k] if meas[k] else None
+                                   for k in MEASURED_KEY}}
+        rows.append(row)
+    from host.machine import machine_info
+
+    doc = {"command": shlex.join([sys.executable, *sys.argv]),
+           "machine": machine_info(torch_details=False), "yosys": yosys_version(),
+           "synth_command": SYNTH_COMMAND, "config": config or "hw/configs/minilm-u200.yaml",
+           "rows": rows}
+    write_json(RESULTS, doc)
+    return doc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calibrate", action="store_true",
+                    help="synthesise the calibration points instead")
+    ap.add_argument("--engines", nargs="+", default=None,
+                    help="engines (default: spmm attention; calibration: all with points)")
+    ap.add_argument("--rev", default="HEAD", help="commit whose RTL is calibrated (HEAD)")
+    ap.add_argument("--config", help="design config of the full-size run")
+    args = ap.parse_args()
+    if args.calibrate:
+        doc = calibrate(args.engines or list(CALIBRATION_POINTS), args.rev)
+        for engine, rows in doc["points"].items():
+            fit = fit_engine(engine, [r for r in rows if not r["held_out"]])
+            for r in rows:
+                pred = fit.predict(r["parameters"])
+                print(engine, r["point"], "held out" if r["held_out"] else "",
+                      {k: f"{measured(r)[k]:.0f}/{pred[k]:.0f}" for k in MEASURED_KEY})
+    else:
+        doc = full_size(args.engines or ["spmm", "attention"], args.config)
+        for r in doc["rows"]:
+            print(r["engine"], r["counts"], r["timing"]["fmax_mhz"], "MHz")
+
+
+if __name__ == "__main__":
+    main()

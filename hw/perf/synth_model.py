@@ -1,0 +1,238 @@
+"""The resource model calibrated by synthesis: per-engine fits to Yosys results.
+
+`CALIBRATION_POINTS` are the parameter points `benchmarks/synth.py --calibrate`
+synthesises (Yosys, `hw.synth`); their counts are committed in `synth_calibration.json`
+beside this file, with the Yosys version, the script and a hash of the RTL. Each engine's
+LUT, FF, DSP, BRAM36 and URAM is a least-squares fit, linear in a few structural features
+of its parameters (below); one point per engine is held out and tests check the fit
+predicts it within `HELD_OUT_TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hw.config import DesignConfig
+
+CALIBRATION_FILE = Path(__file__).with_name("synth_calibration.json")
+RESOURCES = ("lut", "ff", "dsp", "bram", "uram")
+HELD_OUT_TOLERANCE = 0.15
+# UltraScale+ block RAM aspect ratios (depth, width) in simple dual-port mode (UG573).
+RAMB36_SHAPES = ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2),
+                 (32768, 1))
+RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+LUTRAM_MAX_DEPTH = 64  # shallower memories map to LUT-RAM (RAM64M8/RAM32M16)
+
+
+class CalibrationError(ValueError):
+    """The calibration data file is missing or does not cover an engine."""
+
+
+def memory_bram36(depth: int, width: int) -> float:
+    """BRAM36 equivalents of one depth x width memory, the cheapest aspect ratio."""
+    if depth <= LUTRAM_MAX_DEPTH:
+        return 0.0
+    best = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in RAMB36_SHAPES)
+    best18 = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in RAMB18_SHAPES) / 2
+    return float(min(best, best18))
+
+
+def _clog2(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+def spmm_memories(p: dict[str, int]) -> list[tuple[int, int]]:
+    """(depth, width) of hp_spmm's memories (hw/rtl/hp_spmm.sv)."""
+    bo, bi, m, t = p["BO"], p["BI"], p["M"], p["T"]
+    nbr, nbc, nnzb = p["MAX_NBR"], p["MAX_NBC"], p["MAX_NNZB"]
+    return [(nnzb, bo * m * 8), (nnzb, bo * m * _clog2(bi)), (nnzb, _clog2(nbc + 1)),
+            (nbr, _clog2(nbc + 1)), (nbr, bo * 32), (nbr, bo * 15), (nbr, bo * 6),
+            (2 ** _clog2(2 * t * nbc), bi * 8)]
+
+
+def attention_memories(p: dict[str, int]) -> list[tuple[int, int]]:
+    """(depth, width) of sparse_attention's K and V memories."""
+    return [(p["MAX_LEN"], p["D"] * 8)] * 2
+
+
+def _spmm_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
+    bo, bi, m, t = p["BO"], p["BI"], p["M"], p["T"]
+    mem = sum(memory_bram36(d, w) for d, w in spmm_memories(p))
+    return {
+        "lut": {"1": 1.0, "BO*M*BI": bo * m * bi, "BO*M": bo * m, "BO*T": bo * t},
+        "ff": {"1": 1.0, "BO*T": bo * t, "BO*M": bo * m, "BI": bi},
+        "dsp": {"BO*M": bo * m, "BO": bo},
+        "bram": {"memories": mem},
+        "uram": {},
+    }
+
+
+def _attention_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
+    """K and V are read asynchronously (one key a cycle, any row), so Yosys maps them to
+    LUT-RAM, not block RAM: their bits are a LUT feature and BRAM has none."""
+    d, k = p["D"], p["MAX_K"]
+    kv_bits = sum(dd * w for dd, w in attention_memories(p))
+    return {
+        "lut": {"1": 1.0, "D": d, "MAX_K": k, "kv_bits": kv_bits},
+        "ff": {"1": 1.0, "D": d, "MAX_K": k},
+        "dsp": {"1": 1.0, "D": d},
+        "bram": {},
+        "uram": {},
+    }
+
+
+FEATURES: dict[str, Callable[[dict[str, int]], dict[str, dict[str, float]]]] = {
+    "spmm": _spmm_features,
+    "attention": _attention_features,
+}
+
+# Points synthesised for the fit: design-config overrides (spmm, sized by
+# SpmmParams.from_config) or AttentionParams fields. `held_out` points are not fitted.
+CALIBRATION_POINTS: dict[str, list[dict[str, Any]]] = {
+    "spmm": [
+        {"bo": 16, "bi": 16, "m": 4, "tile_tokens": 8},  # the default design
+        {"bo": 4, "bi": 16, "m": 4, "tile_tokens": 8},
+        {"bo": 8, "bi": 16, "m": 4, "tile_tokens": 8},
+        {"bo": 16, "bi": 16, "m": 2, "tile_tokens": 8},
+        {"bo": 16, "bi": 8, "m": 4, "tile_tokens": 8},
+        {"bo": 16, "bi": 16, "m": 4, "tile_tokens": 4},
+        {"bo": 8, "bi": 8, "m": 2, "tile_tokens": 4},
+        {"bo": 8, "bi": 16, "m": 2, "tile_tokens": 8, "held_out": True},
+    ],
+    "attention": [
+        {"d": 32, "max_len": 128, "max_k": 16},  # the default design
+        {"d": 16, "max_len": 128, "max_k": 16},
+        {"d": 32, "max_len": 128, "max_k": 8},
+        {"d": 32, "max_len": 64, "max_k": 16},
+        {"d": 16, "max_len": 64, "max_k": 8},
+        {"d": 16, "max_len": 128, "max_k": 32},
+        {"d": 24, "max_len": 128, "max_k": 12, "held_out": True},
+    ],
+}
+
+
+def point_parameters(engine: str, point: dict[str, Any],
+                     base: DesignConfig | None = None) -> dict[str, int]:
+    """The SV parameters of one calibration point."""
+    fields = {k: v for k, v in point.items() if k != "held_out"}
+    if engine == "spmm":
+        from sim.rtl.spmm_case import SpmmParams
+        return SpmmParams.from_config((base or DesignConfig()).replace(**fields)).hdl_parameters()
+    if engine == "attention":
+        from sim.rtl.attention_case import AttentionParams
+        return AttentionParams(**fields).hdl_parameters()
+    raise CalibrationError(f"engine: no calibration points for {engine!r}")
+
+
+MEASURED_KEY = {"lut": "lut_total", "ff": "ff", "dsp": "dsp", "bram": "bram36", "uram": "uram"}
+
+
+@dataclass(frozen=True)
+class EngineFit:
+    """One engine's fitted coefficients per resource, and where they came from."""
+
+    engine: str
+    coefficients: dict[str, dict[str, float]]  # resource -> feature -> coefficient
+    points: int
+    yosys: str
+
+    def predict(self, parameters: dict[str, int]) -> dict[str, float]:
+        feats = FEATURES[self.engine](parameters)
+        return {r: max(0.0, sum(c * feats[r].get(f, 0.0)
+                                for f, c in self.coefficients.get(r, {}).items()))
+                for r in RESOURCES}
+
+
+def load_calibration(path: Path | None = None) -> dict[str, Any]:
+    path = path or CALIBRATION_FILE
+    if not path.is_file():
+        raise CalibrationError(f"{path}: no calibration data; make it with "
+                               "`python benchmarks/synth.py --calibrate`")
+    return json.loads(path.read_text())
+
+
+def measured(row: dict[str, Any]) -> dict[str, float]:
+    """A calibration row's Yosys counts under the model's resource names."""
+    return {r: float(row["counts"][k]) for r, k in MEASURED_KEY.items()}
+
+
+def fit_engine(engine: str, rows: list[dict[str, Any]], yosys: str = "") -> EngineFit:
+    """Least squares per resource over the rows (held-out rows excluded by the caller)."""
+    if not rows:
+        raise CalibrationError(f"{engine}: no calibration points")
+    feats = [FEATURES[engine](row["parameters"]) for row in rows]
+    coefs: dict[str, dict[str, float]] = {}
+    for r in RESOURCES:
+        names = list(feats[0][r])
+        if not names:
+            continue
+        x = np.array([[f[r][n] for n in names] for f in feats], dtype=float)
+        y = np.array([measured(row)[r] for row in rows])
+        sol, *_ = np.linalg.lstsq(x, y, rcond=None)
+        coefs[r] = {n: float(v) for n, v in zip(names, sol, strict=True)}
+    return EngineFit(engine, coefs, len(rows), yosys)
+
+
+@lru_cache(maxsize=4)
+def engine_fit(engine: str, path: Path | None = None) -> EngineFit:
+    """The committed fit for one engine (fitted on its non-held-out points)."""
+    data = load_calibration(path)
+    rows = [row for row in data.get("points", {}).get(engine, []) if not row.get("held_out")]
+    return fit_engine(engine, rows, data.get("yosys", ""))
+
+
+def calibrated(engine: str, parameters: dict[str, int]) -> dict[str, float] | None:
+    """Yosys-calibrated resources of one engine, or None without calibration data."""
+    try:
+        return engine_fit(engine).predict(parameters)
+    except CalibrationError:
+        return None
+
+
+def _engine_parameters(engine: str, cfg: DesignConfig) -> dict[str, int]:
+    if engine == "spmm":
+        from sim.rtl.spmm_case import SpmmParams
+        return SpmmParams.from_config(cfg).hdl_parameters()
+    from sim.rtl.attention_case import AttentionParams
+    return AttentionParams.from_config(cfg).hdl_parameters()
+
+
+def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, Any] | None:
+    """The clock each RTL engine supports (from its measured logic depth, hw.synth_timing)
+    and the slowest one; None without calibration data.
+
+    An engine synthesised at exactly this config's parameters gives its own figure;
+    otherwise the slowest of its calibration points stands in (said in `source`).
+    """
+    try:
+        data = load_calibration(path)
+    except CalibrationError:
+        return None
+    engines: dict[str, Any] = {}
+    for engine, rows in data.get("points", {}).items():
+        timed = [r for r in rows if r.get("timing")]
+        if not timed or engine not in FEATURES:
+            continue
+        params = _engine_parameters(engine, cfg)
+        same = [r for r in timed if r["parameters"] == params]
+        if same:
+            row, source = same[0], "measured depth at these parameters"
+        else:
+            row = min(timed, key=lambda r: r["timing"]["fmax_mhz"])
+            source = "slowest calibration point (these parameters were not synthesised)"
+        engines[engine] = {"fmax_mhz": row["timing"]["fmax_mhz"], "levels":
+                           row["timing"]["levels"], "delay_ns": row["timing"]["delay_ns"],
+                           "source": source}
+    if not engines:
+        return None
+    slowest = min(engines, key=lambda e: engines[e]["fmax_mhz"])
+    return {"engines": engines, "slowest_engine": slowest,
+            "supported_mhz": engines[slowest]["fmax_mhz"], "yosys": data.get("yosys", "")}
