@@ -36,6 +36,12 @@ GENERATED_HEADERS = {"sbf_golden.h": "sbf_golden.h.j2",
 MANIFEST = "manifest.json"
 WEIGHTS_PORT = "image"  # the kernel port that reads the weight image
 TB_SEED = 0
+# The top kernel's on-chip activation buffers hold a group of GROUP_LENGTHS full-length
+# sequences (GROUP_TOKENS = GROUP_LENGTHS * max_length tokens); a group has at most
+# GROUP_SEQS_MAX sequences (short ones). The trip counts assume a call of at most
+# GROUP_SEQS_MAX sequences (the host's batches are smaller: host.accelerator).
+GROUP_LENGTHS = 4
+GROUP_SEQS_MAX = 64
 ACT_LIMIT = 128  # int8 range of the random testbench activations
 
 
@@ -146,7 +152,7 @@ def _context(cfg: DesignConfig, config_source: str) -> dict[str, Any]:
     plan = memory_plan(cfg)
     platform = plan["board"].platform
     steps = {t: [st.command for st in vitis.plan(platform, t)] for t in vitis.TARGETS}
-    m_axi = [(p, f"gmem_{p}") for p in abi.M_AXI_PORTS]
+    m_axi = [(p, f"gmem_{p}") for p in abi.M_AXI_PORTS]  # one bundle per port
     describe = dict(abi_version=abi.ABI_VERSION, bo=cfg.bo, bi=cfg.bi, m=cfg.m,
                     tile_tokens=cfg.tile_tokens, hidden=cfg.model.hidden,
                     heads=cfg.model.heads, ffn=cfg.model.ffn, layers=cfg.model.layers,
@@ -160,13 +166,44 @@ def _context(cfg: DesignConfig, config_source: str) -> dict[str, Any]:
         "describe": [(n, describe[n]) for n in abi.DESCRIBE_FIELDS],
         "linears": image.LINEARS,
         "linear_bits": [image.LINEAR_OUT_BITS[n] for n in image.LINEARS],
-        "m_axi_ports": m_axi, "s_axilite_ports": abi.SCALAR_PORTS,
+        "s_axilite_ports": abi.SCALAR_PORTS,
         "sp": [(p, plan["bank_of"][p]) for p, _ in m_axi], "slr": plan["slr"],
         "platform": platform, "part": plan["board"].part,
         "clock_period_ns": f"{1000.0 / cfg.clock_mhz:.3f}", "clock_mhz": cfg.clock_mhz,
         "steps": steps, "xo": vitis.XO, "csynth_report": vitis.CSYNTH_REPORT,
         "tb_files": ("weights.bin", "schedule.bin", "input.bin", "expected.bin"),
         "library_headers": _library_headers(),
+    }
+
+
+def _beat_lanes(cfg: DesignConfig) -> int:
+    """int8 lanes of the engines' channel word and activation ports (beat<CFG>::LANES)."""
+    return min(cfg.bo, cfg.bi)
+
+
+def _kernel_context(cfg: DesignConfig, image_bytes: int,
+                    tb: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What the top kernel's pragmas need: m_axi depths (elements of the cosim testbench's
+    buffers, the image's 512-bit words), loop trip counts, the on-chip arrays to shape."""
+    lanes = _beat_lanes(cfg)
+    bpt = cfg.model.hidden // lanes
+    group_tokens = GROUP_LENGTHS * cfg.max_length
+    group_seqs = min(GROUP_SEQS_MAX, group_tokens)
+    n_seq = tb["schedule"].shape[0]
+    depth = {"schedule": tb["schedule"].size, "act_in": tb["input"].size // lanes,
+             "act_out": tb["expected"].size // lanes, "image": -(-image_bytes // image.ALIGN),
+             "status": n_seq}
+    channels = [f"{name}.{part}" for name in ("residual1", "residual2", "gelu_out")
+                for part in ("mult", "shift")]
+    channels += [f"{name}.{part}" for name in ("ln1", "ln2")
+                 for part in ("gamma", "beta", "mult", "shift")]
+    return {
+        "lanes": lanes, "group_tokens": group_tokens, "group_seqs": group_seqs,
+        "m_axi_ports": [(p, f"gmem_{p}", depth[p]) for p in abi.M_AXI_PORTS],
+        "banks": list(image.LINEARS), "channel_arrays": channels,
+        "tripcount": {"groups": GROUP_SEQS_MAX, "group_seqs": group_seqs,
+                      "beats_min": bpt, "beats_max": cfg.max_length * bpt,
+                      "group_beats": group_tokens * bpt},
     }
 
 
@@ -194,7 +231,8 @@ def render(cfg: DesignConfig, model: QuantizedModel, out: Path, config_source: s
     img = image.build_image(model.layers, cfg)
     files: dict[str, bytes] = {}
     env = environment()
-    ctx = _context(cfg, config_source)
+    tb = testbench_vectors(cfg, model)
+    ctx = {**_context(cfg, config_source), **_kernel_context(cfg, len(img.data), tb)}
     for path, tmpl in PROJECT_TEMPLATES.items():
         files[path] = env.get_template(tmpl).render(ctx).encode()
     for name, text in generated_headers().items():
@@ -207,7 +245,7 @@ def render(cfg: DesignConfig, model: QuantizedModel, out: Path, config_source: s
     files["weights/layout.json"] = _json({"header": dict(zip(
         image.HEADER_FIELDS, np.frombuffer(img.data[:4 * len(image.HEADER_FIELDS)], "<i4")
         .tolist(), strict=True)), "layers": img.directory})
-    for name, arr in testbench_vectors(cfg, model).items():
+    for name, arr in tb.items():
         files[f"tb/{name}.bin"] = arr.tobytes()
     digests = {p: hashlib.sha256(b).hexdigest() for p, b in sorted(files.items())}
     files[MANIFEST] = _json({"generator": "sbf hw render", "config": cfg.to_dict(),

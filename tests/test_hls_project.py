@@ -26,7 +26,7 @@ from hw.csim import CsimLibrary, build_library, check_library, run_check, schedu
 from hw.hls import abi, image
 from hw.hls.ffi import ptr
 from hw.hls.synthetic import SMALL, synthetic_model
-from hw.render import RenderError, render
+from hw.render import GROUP_LENGTHS, GROUP_SEQS_MAX, RenderError, render
 
 pytestmark = pytest.mark.xdist_group("hls")
 
@@ -82,7 +82,9 @@ def test_config_header_follows_config(project: Path) -> None:
                    "FFN": d.ffn, "LAYERS": d.layers, "MAX_IN": max(d.hidden, d.ffn),
                    "MAX_L": SMALL.max_length, "MAX_K": SMALL.attn_k,
                    "HEADS_PARALLEL": SMALL.attn_heads_parallel,
-                   "N_BUCKETS": len(SMALL.bucket_edges)}
+                   "N_BUCKETS": len(SMALL.bucket_edges),
+                   "GROUP_TOKENS": GROUP_LENGTHS * SMALL.max_length,
+                   "GROUP_SEQS": min(GROUP_SEQS_MAX, GROUP_LENGTHS * SMALL.max_length)}
 
 
 @pytest.mark.parametrize(("board", "clock"), [("u200", 300.0), ("u250", 250.0)])
@@ -125,7 +127,8 @@ def _read_i32(data: bytes, off: int, n: int) -> np.ndarray:
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31), keep=st.sampled_from([0.125, 0.5, 1.0]))
 def test_weight_image_holds_the_hp_banks(qmodel, seed: int, keep: float) -> None:
-    """Each PE bank of the image is that PE's m values/indices of every kept block."""
+    """Each kept block's record in the image holds all Bo PE banks of it: the Bo*m values
+    (PE p's m at p*m), then the Bo*m in-block indices, on 512-bit word boundaries."""
     layer = qmodel.layers[1]
     hp = _hp(seed, SMALL.model.ffn, SMALL.model.hidden, HPShape(SMALL.bo, SMALL.bi, SMALL.m),
              keep)
@@ -133,16 +136,16 @@ def test_weight_image_holds_the_hp_banks(qmodel, seed: int, keep: float) -> None
     img = image.build_image([qmodel.layers[0], changed], SMALL)
     head = _read_i32(img.data, 0, len(image.HEADER_FIELDS))
     assert dict(zip(image.HEADER_FIELDS, head.tolist(), strict=True))["bytes"] == len(img.data)
-    assert head[0] == image.MAGIC and head[2] == 2
+    assert head[0] == image.MAGIC and head[1] == image.IMAGE_VERSION and head[2] == 2
     d = img.directory[1]
     assert all(d[f"ffn_in_{f}"] % image.ALIGN == 0 for f in image.LINEAR_FIELDS[1:])
-    nnzb, m = hp.nnzb, SMALL.m
-    vals = np.frombuffer(img.data, np.int8, SMALL.bo * nnzb * m, d["ffn_in_values"])
-    idx = np.frombuffer(img.data, np.uint8, SMALL.bo * nnzb * m, d["ffn_in_idx"])
-    for p in range(SMALL.bo):  # PE p's bank is one contiguous slice
-        bank = slice(p * nnzb * m, (p + 1) * nnzb * m)
-        assert np.array_equal(vals[bank].reshape(nnzb, m), hp.values[:, p, :])
-        assert np.array_equal(idx[bank].reshape(nnzb, m), hp.idx[:, p, :])
+    nnzb, pl = hp.nnzb, SMALL.bo * SMALL.m
+    rb = image.record_bytes(SMALL.bo, SMALL.m)
+    assert rb >= 2 * pl and (image.ALIGN % rb == 0 or rb % image.ALIGN == 0)
+    rec = np.frombuffer(img.data, np.uint8, nnzb * rb, d["ffn_in_blocks"]).reshape(nnzb, rb)
+    assert np.array_equal(rec[:, :pl].view(np.int8).reshape(hp.values.shape), hp.values)
+    assert np.array_equal(rec[:, pl:2 * pl].reshape(hp.idx.shape), hp.idx)
+    assert not rec[:, 2 * pl:].any()
     assert np.array_equal(_read_i32(img.data, d["ffn_in_block_ptr"], hp.n_block_rows + 1),
                           hp.block_ptr)
     assert d["ffn_in_nnzb"] == nnzb
@@ -182,7 +185,7 @@ def test_every_engine_bit_exact_at_every_tile_split(lib: CsimLibrary, qmodel) ->
 def test_csim_catches_a_changed_weight(project: Path, cache: Path, qmodel) -> None:
     """A negative control: one flipped weight byte must show up as a mismatch."""
     data = bytearray((project / "weights" / "weights.bin").read_bytes())
-    off = image.build_image(qmodel.layers, SMALL).directory[0]["value_values"]
+    off = image.build_image(qmodel.layers, SMALL).directory[0]["value_blocks"]
     data[off] = (data[off] + 1) % 256
     bad = CsimLibrary(build_library(project, cache), bytes(data))
     result = check_library(bad, qmodel, SMALL, _inputs([5]), SMALL.attn_k)

@@ -97,15 +97,15 @@ def _hp_case(seed: int, out_f: int, in_f: int, shape: HPShape, keep: float):
 def _hp_linear_c(lib, which, x, hp, bias, mult, shift) -> np.ndarray:
     L = x.shape[0]
     x8 = c_array(x, np.int8)
-    vals = c_array(hp.values.transpose(1, 0, 2), np.int8)  # [bo][nnzb][m]: PE banks
-    idx = c_array(hp.idx.transpose(1, 0, 2), np.uint8)
+    vals = c_array(hp.values, np.int8)  # [nnzb][bo][m]: one record per kept block
+    idx = c_array(hp.idx, np.uint8)
     bp, bc = c_array(hp.block_ptr, np.int32), c_array(hp.block_col, np.int32)
     b, mu, s = c_array(bias, np.int32), c_array(mult, np.int32), c_array(shift, np.int32)
     y = np.zeros((L, hp.out_features), np.int8)
     rc = lib.sbf_test_hp_linear(which, ptr(x8), L, hp.out_features, hp.in_features, hp.nnzb,
                                 ptr(bp), ptr(bc), ptr(vals), ptr(idx), ptr(b), ptr(mu), ptr(s),
                                 ptr(y))
-    assert rc == 0, f"the unit driver has no HP configuration {which}"
+    assert rc == 0, f"the unit driver refused configuration {which} (rc {rc})"
     return y
 
 
@@ -119,7 +119,10 @@ def test_hp_linear_matches_golden(hp_lib, length: int, keep: float, config: str)
     c = _hp_cfg(hp_lib, which)
     assert c["m"] == int(config[1:])
     shape = HPShape(c["bo"], c["bi"], c["m"])
-    hp, bias, mult, shift = _hp_case(length, 3 * c["bo"], c["max_in"], shape, keep)
+    out_f, in_f = ctypes.c_int(), ctypes.c_int()
+    hp_lib.sbf_test_hp_shape(ctypes.byref(out_f), ctypes.byref(in_f))
+    assert (out_f.value, in_f.value) == (3 * c["bo"], c["max_in"])
+    hp, bias, mult, shift = _hp_case(length, out_f.value, in_f.value, shape, keep)
     x = np.random.default_rng(100 + length).integers(-128, 128, size=(length, c["max_in"]))
     want = hp_linear(x.astype(np.int8), hp, bias.astype(np.int32), mult, shift)
     assert np.array_equal(_hp_linear_c(hp_lib, which, x, hp, bias, mult, shift), want)

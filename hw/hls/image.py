@@ -6,10 +6,15 @@ a 6-layer MiniLM would make multi-megabyte C arrays that compilers choke on.
 
 Layout (little-endian): HEADER_WORDS int32 header, then a directory of LAYER_WORDS int32
 words per layer, then segments, each aligned to ALIGN bytes. Per HP linear the directory
-holds nnzb and the byte offsets of block_ptr, block_col, values, idx (values and idx as
-[Bo][nnzb][m]: PE p's bank is one contiguous slice), bias, mult, shift; then the scalar
+holds nnzb and the byte offsets of block_ptr, block_col, blocks, bias, mult, shift; then the scalar
 constants of attention and i-GELU; then the offsets of the per-channel int32 arrays of the
 residual alignments, the GELU rescale and the LayerNorms.
+`blocks` holds one record per kept block, in block-CSR order: the block's Bo*m int8 values
+(PE-major: PE p's m values at p*m), then its Bo*m in-block column indices (one byte each),
+zero-padded to `record_bytes`: a power of two up to one 64-byte memory word, whole words
+beyond. Why: the kernel reads the image through a 512-bit m_axi port in bursts, and a
+record is what one PE group consumes per step (all Bo PE banks of one kept block), so a
+block never straddles a word unless it is wider than one.
 The C++ reader (`weight_image.h`) takes the word indices from the rendered
 `sbf_image_layout.h`, which is generated from the lists below: one definition.
 """
@@ -32,13 +37,13 @@ from sim.golden.params import (
 )
 
 MAGIC = 0x57464253  # "SBFW" read as a little-endian int32
-IMAGE_VERSION = 1
-ALIGN = 64
+IMAGE_VERSION = 2
+ALIGN = 64  # bytes of one m_axi word (ap_uint<512>): every segment starts on a word
 HEADER_FIELDS = ("magic", "version", "layers", "layer_words", "hidden", "heads", "ffn",
                  "bo", "bi", "m", "bytes")
 HEADER_WORDS = 16
 LINEARS = ("query", "key", "value", "attn_out", "ffn_in", "ffn_out")
-LINEAR_FIELDS = ("nnzb", "block_ptr", "block_col", "values", "idx", "bias", "mult", "shift")
+LINEAR_FIELDS = ("nnzb", "block_ptr", "block_col", "blocks", "bias", "mult", "shift")
 # Per-layer constants: one int32 word each.
 SCALAR_FIELDS = (
     "score_mult", "score_shift", "exp_q_ln2", "exp_q_b", "exp_q_c",
@@ -60,6 +65,27 @@ INT8_MIN, INT8_MAX = -(1 << 7), (1 << 7) - 1
 
 class ImageError(ValueError):
     """Parameters that the engines cannot run; the message names the layer and field."""
+
+
+def record_bytes(bo: int, m: int) -> int:
+    """Bytes of one kept block's record (values then indices, zero-padded): the next power
+    of two up to ALIGN, else a whole number of ALIGN-byte words."""
+    need = 2 * bo * m
+    if need >= ALIGN:
+        return -(-need // ALIGN) * ALIGN
+    size = 1
+    while size < need:
+        size *= 2
+    return size
+
+
+def block_records(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """[nnzb, record_bytes] uint8: each kept block's values (PE-major) and indices."""
+    nnzb, bo, m = values.shape
+    rec = np.zeros((nnzb, record_bytes(bo, m)), np.uint8)
+    rec[:, :bo * m] = np.asarray(values, np.int8).reshape(nnzb, bo * m).view(np.uint8)
+    rec[:, bo * m:2 * bo * m] = np.asarray(idx, np.uint8).reshape(nnzb, bo * m)
+    return rec
 
 
 def layer_word_names() -> list[str]:
@@ -144,8 +170,7 @@ def _linear_words(w: _Writer, name: str, q: QLinear, cfg: DesignConfig, out_f: i
         "nnzb": hp.nnzb,
         "block_ptr": w.add(hp.block_ptr, np.int32),
         "block_col": w.add(hp.block_col, np.int32),
-        "values": w.add(hp.values.transpose(1, 0, 2), np.int8),
-        "idx": w.add(hp.idx.transpose(1, 0, 2), np.uint8),
+        "blocks": w.add(block_records(hp.values, hp.idx), np.uint8),
         "bias": w.add(_int32_array(f"{name}.bias", q.bias, rows), np.int32),
         "mult": w.add(_int32_array(f"{name}.mult", q.mult, rows), np.int32),
         "shift": w.add(_int32_array(f"{name}.shift", q.shift, rows), np.int32),

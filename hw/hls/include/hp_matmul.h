@@ -1,14 +1,17 @@
 // The HP sparse matmul engine: y[L][out] = requant(W x + bias), W in HP block-CSR storage.
 //
-// Why this shape: an HP block keeps exactly m of Bi entries in every one of its Bo rows, so
-// Bo PEs can each read m values and m in-block column indices from their OWN bank per
-// cycle while the block's Bi activations are broadcast to all of them: no bank conflicts,
-// no idle PE. Block-rows run one after another, so uneven block counts cost only their own
-// work. Tokens come in tiles of T; the last tile of a sequence is partial, so the loops run
-// to the real length L (no padding).
+// The microarchitecture of the RTL engine (hw/rtl/hp_spmm.sv, docs/rtl.md): Bo PEs x m
+// MACs. An HP block keeps exactly m of Bi entries in each of its Bo rows, so every PE reads
+// m values and m in-block indices from its OWN bank per step while the block's Bi
+// activations are broadcast: no bank conflicts, no idle PE. One step per cycle applies one
+// kept block to one token of the tile (Bo*m MACs); tokens come in tiles of T and the last
+// tile is partial, so every loop runs to the real length L (no padding).
 //
-// Weight banks (the layout written by hw/render.py): values and indices of a layer are
-// [Bo][nnzb][m], so PE p's bank is the contiguous slice p*nnzb*m .. (p+1)*nnzb*m.
+// On chip (hp_bank): one record per kept block holds all Bo PE banks of it (Bo*m values,
+// Bo*m indices; ARRAY_RESHAPE makes each record one wide word), so one read per step feeds
+// every PE. The tile buffer holds, per (token, block column), the Bi activations as one
+// wide word: a step copies them into registers and each PE selects its m by index from
+// those registers (a Bi:1 multiplexer), never from a partitioned memory.
 #ifndef SBF_HP_MATMUL_H
 #define SBF_HP_MATMUL_H
 
@@ -16,80 +19,106 @@
 
 namespace sbf {
 
-// One HP linear layer as the engine reads it (pointers into the weight image).
-struct hp_layer {
-  int out_features;
-  int in_features;
+// One HP linear layer [OUT][IN] held on chip, sized for the dense block count so that any
+// pruning of the model fits. Loaded from the weight image by weight_image.h.
+template <class CFG, int OUT, int IN>
+struct hp_bank {
+  static const int NBR = OUT / CFG::BO;  // block-rows
+  static const int NBC = IN / CFG::BI;   // block columns
+  static const int MAX_NNZB = NBR * NBC;
+  static const int PE_LANES = CFG::BO * CFG::M;  // weights of one kept block
+  static const int IDX_BITS = clog2(CFG::BI) > 0 ? clog2(CFG::BI) : 1;
   int nnzb;
-  const int32_t* block_ptr;  // [out/Bo + 1]
-  const int32_t* block_col;  // [nnzb]
-  const int8_t* values;      // [Bo][nnzb][m]: one bank per PE
-  const uint8_t* idx;        // [Bo][nnzb][m]: in-block columns, each < Bi
-  const int32_t* bias;       // [out]
-  const int32_t* mult;       // [out] requantization multiplier M
-  const int32_t* shift;      // [out] requantization shift S
+  int block_ptr[NBR + 1];
+  ap_uint<16> block_col[MAX_NNZB];
+  wgt_t val[MAX_NNZB][PE_LANES];               // [block][p*M + j]: PE p's m values
+  ap_uint<IDX_BITS> idx[MAX_NNZB][PE_LANES];   // their in-block columns, each < Bi
+  acc_t bias[NBR][CFG::BO];
+  mult_t mult[NBR][CFG::BO];
+  shift_t shift[NBR][CFG::BO];
 };
 
-// y[L][out] = requantize(add_bias(W x, bias), M, S) to OUT_BITS: the golden hp_linear.
-// CFG: BO (PEs per block-row), BI (block width), M (MACs per PE per cycle), T (tokens per
-// tile), MAX_IN (widest input row).
-template <class CFG, int OUT_BITS>
-void hp_linear(const act_t* x, int L, const hp_layer& w, ap_int<OUT_BITS>* y) {
-  act_t xbuf[CFG::T][CFG::MAX_IN];
-#pragma HLS ARRAY_PARTITION variable = xbuf dim = 1 complete
-#pragma HLS ARRAY_PARTITION variable = xbuf dim = 2 cyclic factor = CFG::BI
-  const int n_block_rows = w.out_features / CFG::BO;
-  const int bank = w.nnzb * CFG::M;
+// The input and output of hp_linear: whole sequences in on-chip buffers, token-major,
+// T-token tiles. x: [MAX_L][IN/BI][BI] (one Bi-wide word per token and block column),
+// y: [MAX_L][OUT/BO][BO] (one Bo-wide word per token and block-row).
+
+// y = requantize(add_bias(W x, bias), M, S) to OUT_BITS: the golden hp_linear.
+// CFG: BO, BI, M, T, MAX_L.
+template <class CFG, int OUT, int IN, int OUT_BITS>
+void hp_linear(const act_t x[CFG::MAX_L][IN / CFG::BI][CFG::BI], int L,
+               const hp_bank<CFG, OUT, IN>& w,
+               ap_int<OUT_BITS> y[CFG::MAX_L][OUT / CFG::BO][CFG::BO]) {
+#pragma HLS INLINE off
+  const int BO = CFG::BO, BI = CFG::BI, M = CFG::M, T = CFG::T;
+  const int NBR = OUT / BO;
 tiles:
-  for (int t0 = 0; t0 < L; t0 += CFG::T) {
-    const int nt = (L - t0 < CFG::T) ? L - t0 : CFG::T;
-  load_tile:
-    for (int t = 0; t < nt; ++t) {
-      for (int c = 0; c < w.in_features; ++c) {
-#pragma HLS PIPELINE II = 1
-        xbuf[t][c] = x[(t0 + t) * w.in_features + c];
-      }
-    }
+  for (int t0 = 0; t0 < L; t0 += T) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (CFG::MAX_L + CFG::T - 1) / CFG::T
+    const int nt = (L - t0 < T) ? L - t0 : T;
   block_rows:
-    for (int r = 0; r < n_block_rows; ++r) {
-      acc_t acc[CFG::T][CFG::BO];
+    for (int r = 0; r < NBR; ++r) {
+      acc_t acc[T][BO];
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
     clear:
-      for (int t = 0; t < CFG::T; ++t) {
+      for (int t = 0; t < T; ++t) {
 #pragma HLS UNROLL
-        for (int p = 0; p < CFG::BO; ++p) {
+        for (int p = 0; p < BO; ++p) {
 #pragma HLS UNROLL
           acc[t][p] = 0;
         }
       }
-    blocks:
-      for (int b = w.block_ptr[r]; b < w.block_ptr[r + 1]; ++b) {
+      // One (kept block, token) step per cycle; b and t advance as counters, so the loop
+      // is one flat pipeline without a division.
+      const int b0 = w.block_ptr[r];
+      const int steps = (w.block_ptr[r + 1] - b0) * nt;
+      int b = b0, t = 0;
+      wgt_t wv[BO * M];
+      ap_uint<hp_bank<CFG, OUT, IN>::IDX_BITS> wi[BO * M];
+      int col = 0;
+#pragma HLS ARRAY_PARTITION variable = wv complete
+#pragma HLS ARRAY_PARTITION variable = wi complete
+    steps_loop:
+      for (int s = 0; s < steps; ++s) {
 #pragma HLS PIPELINE II = 1
-        const int base = w.block_col[b] * CFG::BI;
-      pes:
-        for (int p = 0; p < CFG::BO; ++p) {
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = (IN / CFG::BI) * CFG::T
+        if (t == 0) {  // a new kept block: its record, all Bo PE banks in one word
+          col = w.block_col[b];
+          for (int i = 0; i < BO * M; ++i) {
 #pragma HLS UNROLL
-        macs:
-          for (int j = 0; j < CFG::M; ++j) {
-#pragma HLS UNROLL
-            const wgt_t v = w.values[p * bank + b * CFG::M + j];
-            const idx_t k = w.idx[p * bank + b * CFG::M + j];
-          tokens:
-            for (int t = 0; t < CFG::T; ++t) {
-#pragma HLS UNROLL
-              if (t < nt) acc[t][p] += v * xbuf[t][base + k];
-            }
+            wv[i] = w.val[b][i];
+            wi[i] = w.idx[b][i];
           }
         }
+        act_t xr[BI];  // the block's Bi activations of token t, broadcast from registers
+#pragma HLS ARRAY_PARTITION variable = xr complete
+        for (int i = 0; i < BI; ++i) {
+#pragma HLS UNROLL
+          xr[i] = x[t0 + t][col][i];
+        }
+      pes:
+        for (int p = 0; p < BO; ++p) {
+#pragma HLS UNROLL
+          acc_t sum = 0;
+        macs:
+          for (int j = 0; j < M; ++j) {
+#pragma HLS UNROLL
+            sum += wv[p * M + j] * xr[wi[p * M + j]];
+          }
+          acc[t][p] += sum;
+        }
+        if (++t == nt) {
+          t = 0;
+          ++b;
+        }
       }
-    drain:
+    drain:  // Bo requantization lanes, one token per cycle
       for (int t = 0; t < nt; ++t) {
-        for (int p = 0; p < CFG::BO; ++p) {
 #pragma HLS PIPELINE II = 1
-          const int row = r * CFG::BO + p;
-          const acc_t a = add_bias(acc[t][p], w.bias[row]);  // SAT_BIAS
-          y[(t0 + t) * w.out_features + row] =
-              requantize<OUT_BITS>(a, w.mult[row], w.shift[row]);  // SAT_REQUANT
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::T
+        for (int p = 0; p < BO; ++p) {
+#pragma HLS UNROLL
+          const acc_t a = add_bias(acc[t][p], w.bias[r][p]);  // SAT_BIAS
+          y[t0 + t][r][p] = requantize<OUT_BITS>(a, w.mult[r][p], w.shift[r][p]);  // SAT_REQUANT
         }
       }
     }

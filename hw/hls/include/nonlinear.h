@@ -110,12 +110,14 @@ void int_softmax(const IN_T x[MAX_N], int n, const softmax_params& p, prob_t out
 row_max:
   for (int j = 1; j < n; ++j) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = MAX_N - 1
     if (x[j] > mx) mx = x[j];
   }
   wide_t total = 0;
 exps:
   for (int j = 0; j < n; ++j) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_N
     e[j] = int_exp(wide_t(x[j]) - mx, p);
     total += e[j];
   }
@@ -123,6 +125,7 @@ exps:
 normalise:
   for (int j = 0; j < n; ++j) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_N
     const wide_t v = round_shift(e[j] * recip, SOFTMAX_RECIP_BITS - PROB_BITS);
     out[j] = v > PROB_MAX ? wide_t(PROB_MAX) : v;  // SAT_SOFTMAX
   }
@@ -163,34 +166,50 @@ digits:
 
 // LayerNorm of one token x[0..N) with per-channel gamma (int), beta (int32) and output
 // requantization (mult, shift) to int8: the golden int_layernorm with out_bits = 8.
-template <int N, class IN_T>
-void int_layernorm(const IN_T x[N], const int32_t* gamma, const int32_t* beta,
-                   const int32_t* mult, const int32_t* shift, act_t out[N]) {
+// P channels a cycle: x and out are [N/P][P] (one P-wide word per cycle), the per-channel
+// arrays flat [N] (the caller partitions them cyclic by P).
+template <int N, int P, class IN_T>
+void int_layernorm(const IN_T x[N / P][P], const int32_t gamma[N], const int32_t beta[N],
+                   const mult_t mult[N], const shift_t shift[N], act_t out[N / P][P]) {
   wide_t sum = 0;
 mean:
-  for (int c = 0; c < N; ++c) {
+  for (int c = 0; c < N / P; ++c) {
 #pragma HLS PIPELINE II = 1
-    sum += x[c];
+    wide_t part = 0;
+    for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+      part += x[c][p];
+    }
+    sum += part;
   }
-  const wide_t mu = floor_div(sum + N / 2, N);
+  const wide_t mu = floor_div(sum + N / 2, N);  // N is a constant: no run-time divider
   wide_t ss = 0;
 variance:
-  for (int c = 0; c < N; ++c) {
+  for (int c = 0; c < N / P; ++c) {
 #pragma HLS PIPELINE II = 1
-    const wide_t y = wide_t(x[c]) - mu;
-    ss += y * y;
+    wide_t part = 0;
+    for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+      const wide_t y = wide_t(x[c][p]) - mu;
+      part += y * y;
+    }
+    ss += part;
   }
   wide_t sd = isqrt(ss);
   if (sd < LN_STD_MIN) sd = LN_STD_MIN;
   const wide_t recip = recip_pow2<LN_RECIP_BITS>(sd);
 normalise:
-  for (int c = 0; c < N; ++c) {
+  for (int c = 0; c < N / P; ++c) {
 #pragma HLS PIPELINE II = 1
-    const wide_t y = wide_t(x[c]) - mu;
-    const wide_t qn =
-        saturate<LN_NORM_SAT_BITS>(round_shift(y * recip, LN_RECIP_BITS - LN_NORM_BITS));
-    const acc_t acc = add_bias(qn * gamma[c], beta[c]);  // SAT_BIAS
-    out[c] = requantize<ACT_BITS>(acc, mult[c], shift[c]);  // SAT_REQUANT
+    for (int p = 0; p < P; ++p) {
+#pragma HLS UNROLL
+      const int ch = c * P + p;
+      const wide_t y = wide_t(x[c][p]) - mu;
+      const wide_t qn =
+          saturate<LN_NORM_SAT_BITS>(round_shift(y * recip, LN_RECIP_BITS - LN_NORM_BITS));
+      const acc_t acc = add_bias(qn * gamma[ch], beta[ch]);  // SAT_BIAS
+      out[c][p] = requantize<ACT_BITS>(acc, mult[ch], shift[ch]);  // SAT_REQUANT
+    }
   }
 }
 

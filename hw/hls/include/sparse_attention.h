@@ -1,13 +1,16 @@
-// The top-k sparse attention engine for one head (Peng et al., DAC 2022), stage by stage
-// as in sim/golden/sparse_attention.py:
-//   1. quantize4      int8 -> signed 4-bit codes; Q per query row, K over the head's L keys
-//   2. estimate       4x4-bit products from the 256-entry ESTIMATE_LUT (sbf_golden.h), L x L
-//   3. select_topk    the k keys of largest estimate per query, ties to the lower key index
-//   4. exact_scores   int8 dot products for those k keys only: O(L k d), not O(L^2 d)
-//   5. softmax        requantize scores to SCORE_BITS (SAT_ATTN_SCORE), integer softmax
-//   6. accumulate     sum of the k selected V rows weighted by the probabilities, requant
-// All loops run to the real length L; Q, K, V are read with a row stride, so a head is a
-// column slice of the [L][hidden] projections.
+// The top-k sparse attention engine for one head (Peng et al., DAC 2022), as the RTL
+// engine (hw/rtl/sparse_attention.sv) runs it and sim/golden/sparse_attention.py defines it:
+//   K pass     K rows -> signed 4-bit codes with one scale over the head's L keys
+//   per query  EST    one key per cycle: 4x4-bit products from the 256-entry ESTIMATE_LUT,
+//                     summed over d, into a sorted insertion list of the top k (ties keep
+//                     the lower key index)
+//              EXACT  int8 q.k of the k kept keys only, requantized (SAT_ATTN_SCORE)
+//              EXP/DIV  integer softmax over k (restoring-division reciprocal)
+//              PV     the k kept V rows weighted by the probabilities, one row per cycle
+//              OUT    requantize the context row to int8
+// The engine owns its buffers: Q, K, V and context rows of its head ([MAX_L][D], each row
+// one wide word under ARRAY_RESHAPE), passed in by the caller that holds one set per
+// engine, so unrolled engines share no memory. All loops run to the real length L.
 #ifndef SBF_SPARSE_ATTENTION_H
 #define SBF_SPARSE_ATTENTION_H
 
@@ -22,6 +25,7 @@ typedef ap_int<NIBBLE_BITS> q4_t;
 typedef ap_int<ACT_BITS> lut_t;     // products lie in [-56, 64]
 typedef ap_int<ACC_BITS> est_t;     // |est| <= 49 d
 typedef ap_int<SCORE_BITS> score_t;
+typedef ap_uint<ACT_BITS + 1> mag_t;  // |x| of an int8, up to 128
 
 // The integer constants of one head (sim/golden/sparse_attention.AttentionQuant).
 struct attn_quant {
@@ -32,53 +36,51 @@ struct attn_quant {
   int32_t out_shift;
 };
 
-// x4 = sign(x) * floor((2 Q4_MAX |x| + m) / (2 m)), 0 where m = 0.
-inline q4_t quantize4_value(act_t x, ap_uint<ACT_BITS> m) {
+inline mag_t abs8(act_t x) {
+#pragma HLS INLINE
+  return x < 0 ? mag_t(-x) : mag_t(x);
+}
+
+// x4 = sign(x) * floor((2 Q4_MAX |x| + m) / (2 m)), 0 where m = 0. |x| <= m bounds the
+// quotient by Q4_MAX, so a 3-bit compare-subtract division does it (no divider).
+inline q4_t quantize4_value(act_t x, mag_t m) {
 #pragma HLS INLINE
   if (m == 0) return 0;
-  const ap_uint<ACT_BITS + 1> a = x < 0 ? ap_uint<ACT_BITS + 1>(-x) : ap_uint<ACT_BITS + 1>(x);
-  const ap_uint<2 * ACT_BITS> mag = (2 * Q4_MAX * a + m) / (2 * m);
+  const ap_uint<WIDE_BITS> num = 2 * Q4_MAX * abs8(x) + m;
+  const ap_uint<bit_length(Q4_MAX)> mag = udiv_small<bit_length(Q4_MAX)>(num, 2 * m);
   return x < 0 ? q4_t(-mag) : q4_t(mag);
 }
 
-// Codes of rows x[r][0..d) (stride `ld`): per_row: one scale per row, else one over all rows.
-template <int MAX_L, int D>
-void quantize4(const act_t* x, int ld, int rows, bool per_row, q4_t out[MAX_L][D]) {
-  ap_uint<ACT_BITS> m_all = 0;
-max_all:
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < D; ++c) {
-#pragma HLS PIPELINE II = 1
-      const act_t v = x[r * ld + c];
-      const ap_uint<ACT_BITS> a = v < 0 ? ap_uint<ACT_BITS>(-v) : ap_uint<ACT_BITS>(v);
-      if (a > m_all) m_all = a;
-    }
+// max |x| over one row of D.
+template <int D>
+mag_t row_absmax(const act_t x[D]) {
+#pragma HLS INLINE
+  mag_t m = 0;
+  for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+    const mag_t a = abs8(x[d]);
+    if (a > m) m = a;
   }
-codes:
-  for (int r = 0; r < rows; ++r) {
-    ap_uint<ACT_BITS> m = m_all;
-    if (per_row) {
-      m = 0;
-      for (int c = 0; c < D; ++c) {
-#pragma HLS PIPELINE II = 1
-        const act_t v = x[r * ld + c];
-        const ap_uint<ACT_BITS> a = v < 0 ? ap_uint<ACT_BITS>(-v) : ap_uint<ACT_BITS>(v);
-        if (a > m) m = a;
-      }
-    }
-    for (int c = 0; c < D; ++c) {
-#pragma HLS PIPELINE II = 1
-      out[r][c] = quantize4_value(x[r * ld + c], m);
-    }
+  return m;
+}
+
+// Codes of one row at scale m (D lanes in parallel).
+template <int D>
+void quantize4_row(const act_t x[D], mag_t m, q4_t out[D]) {
+#pragma HLS INLINE
+  for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+    out[d] = quantize4_value(x[d], m);
   }
 }
 
-// est[i][j] = sum_d LUT[q4[i][d], k4[j][d]]: one query row against L keys, D lookups a cycle.
+// est[j] = sum_d LUT[q4[d], k4[j][d]]: one query row against L keys, D lookups a cycle.
 template <int MAX_L, int D>
 void estimate_row(const q4_t q4[D], const q4_t k4[MAX_L][D], int L, est_t est[MAX_L]) {
 keys:
   for (int j = 0; j < L; ++j) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
     est_t s = 0;
   dims:
     for (int d = 0; d < D; ++d) {
@@ -102,6 +104,7 @@ void select_topk(const est_t est[MAX_L], int L, int kk, int idx[MAX_K]) {
 scan:
   for (int j = 0; j < L; ++j) {
 #pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
     const est_t e = est[j];
     int pos = n < kk ? n : kk;
   find:
@@ -125,95 +128,80 @@ scan:
   }
 }
 
-// s[j] = sum_d q[d] * k[idx[j]][d] in int32, for the kk selected keys only.
-template <int MAX_K, int D>
-void exact_scores(const act_t* q, const act_t* k, int ld, const int idx[MAX_K], int kk,
-                  acc_t s[MAX_K]) {
-selected:
-  for (int j = 0; j < kk; ++j) {
+// One head: q, k, v [L][D] -> context [L][D], keeping kk = min(k, L) keys per query (the
+// caller's topk_count). The arrays are this engine's own.
+template <int MAX_L, int MAX_K, int D>
+void attention_head(const act_t q[MAX_L][D], const act_t k[MAX_L][D], const act_t v[MAX_L][D],
+                    int L, int kk, const attn_quant& aq, act_t out[MAX_L][D]) {
+#pragma HLS INLINE off
+  q4_t k4[MAX_L][D];
+#pragma HLS ARRAY_RESHAPE variable = k4 complete dim = 2
+  mag_t mk = 0;
+k_scale:
+  for (int j = 0; j < L; ++j) {
 #pragma HLS PIPELINE II = 1
-    acc_t acc = 0;
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
+    const mag_t m = row_absmax<D>(k[j]);
+    if (m > mk) mk = m;
+  }
+k_codes:
+  for (int j = 0; j < L; ++j) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
+    quantize4_row<D>(k[j], mk, k4[j]);
+  }
+queries:
+  for (int i = 0; i < L; ++i) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
+    act_t qr[D];
+    q4_t q4[D];
+#pragma HLS ARRAY_PARTITION variable = qr complete
+#pragma HLS ARRAY_PARTITION variable = q4 complete
     for (int d = 0; d < D; ++d) {
 #pragma HLS UNROLL
-      acc += q[d] * k[idx[j] * ld + d];
+      qr[d] = q[i][d];
     }
-    s[j] = acc;
-  }
-}
-
-// out[d] = requant(sum_j p[j] * v[idx[j]][d]) to int8: |sum| <= PROB_MAX * 128 * k < 2^31.
-template <int MAX_K, int D>
-void accumulate(const prob_t p[MAX_K], const act_t* v, int ld, const int idx[MAX_K], int kk,
-                const attn_quant& aq, act_t* out) {
-dims:
-  for (int d = 0; d < D; ++d) {
-#pragma HLS PIPELINE II = 1
-    wide_t acc = 0;
-    for (int j = 0; j < kk; ++j) acc += wide_t(p[j]) * v[idx[j] * ld + d];
-    out[d] = requantize<ACT_BITS>(acc, aq.out_mult, aq.out_shift);
-  }
-}
-
-// Dataflow process 1, the cheap pre-pass: per query, the 4-bit estimate against all L keys
-// and the top-kk selection; the kk key indices go into `sel`.
-template <int MAX_L, int MAX_K, int D>
-void select_keys(const q4_t q4[MAX_L][D], const q4_t k4[MAX_L][D], int L, int kk,
-                 hls::stream<int>& sel) {
-queries:
-  for (int i = 0; i < L; ++i) {
+    quantize4_row<D>(qr, row_absmax<D>(qr), q4);
     est_t est[MAX_L];
     int idx[MAX_K];
-    estimate_row<MAX_L, D>(q4[i], k4, L, est);
+    estimate_row<MAX_L, D>(q4, k4, L, est);
     select_topk<MAX_L, MAX_K>(est, L, kk, idx);
-    for (int j = 0; j < kk; ++j) {
-#pragma HLS PIPELINE II = 1
-      sel.write(idx[j]);
-    }
-  }
-}
-
-// Dataflow process 2, the exact part, O(L k d): per query, read its kk keys from `sel`,
-// exact scores, requantize (SAT_ATTN_SCORE), integer softmax, V accumulation.
-template <int MAX_L, int MAX_K, int D>
-void attend_selected(const act_t* q, const act_t* k, const act_t* v, int ld, int L, int kk,
-                     const attn_quant& aq, hls::stream<int>& sel, act_t* out) {
-queries:
-  for (int i = 0; i < L; ++i) {
-    int idx[MAX_K];
-    acc_t s[MAX_K];
     score_t x[MAX_K];
+  exact:
+    for (int j = 0; j < kk; ++j) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K
+      acc_t s = 0;
+      for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+        s += qr[d] * k[idx[j]][d];
+      }
+      x[j] = requantize<SCORE_BITS>(s, aq.score_mult, aq.score_shift);  // SAT_ATTN_SCORE
+    }
     prob_t p[MAX_K];
-    for (int j = 0; j < kk; ++j) {
-#pragma HLS PIPELINE II = 1
-      idx[j] = sel.read();
-    }
-    exact_scores<MAX_K, D>(q + i * ld, k, ld, idx, kk, s);
-    for (int j = 0; j < kk; ++j) {
-#pragma HLS PIPELINE II = 1
-      x[j] = requantize<SCORE_BITS>(s[j], aq.score_mult, aq.score_shift);
-    }
     int_softmax<MAX_K>(x, kk, aq.softmax, p);
-    accumulate<MAX_K, D>(p, v, ld, idx, kk, aq, out + i * ld);
+    // |sum| <= PROB_MAX * 128 * k < 2^31; kept in 64 bits as the golden model.
+    wide_t acc[D];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+    for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+      acc[d] = 0;
+    }
+  pv:
+    for (int j = 0; j < kk; ++j) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_K
+      for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+        acc[d] += wide_t(p[j]) * v[idx[j]][d];
+      }
+    }
+  out_row:
+    for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+      out[i][d] = requantize<ACT_BITS>(acc[d], aq.out_mult, aq.out_shift);
+    }
   }
-}
-
-// One head: Q, K, V [L][D] at row stride ld -> context [L][D] at stride ld, keeping
-// kk = min(k, L) keys per query (the caller's topk_count). The selection runs ahead of
-// the exact part through a stream of key indices.
-template <int MAX_L, int MAX_K, int D>
-void sparse_attention_head(const act_t* q, const act_t* k, const act_t* v, int ld, int L,
-                           int kk, const attn_quant& aq, act_t* out) {
-#pragma HLS DATAFLOW
-  static q4_t q4[MAX_L][D];
-  static q4_t k4[MAX_L][D];
-#pragma HLS ARRAY_PARTITION variable = q4 dim = 2 complete
-#pragma HLS ARRAY_PARTITION variable = k4 dim = 2 complete
-  quantize4<MAX_L, D>(q, ld, L, true, q4);
-  quantize4<MAX_L, D>(k, ld, L, false, k4);
-  hls::stream<int> sel("selected_keys");
-#pragma HLS STREAM variable = sel depth = MAX_K
-  select_keys<MAX_L, MAX_K, D>(q4, k4, L, kk, sel);
-  attend_selected<MAX_L, MAX_K, D>(q, k, v, ld, L, kk, aq, sel, out);
 }
 
 }  // namespace sbf

@@ -1,6 +1,11 @@
-// Reading the weight image (hw/hls/image.py writes it): header checks and one layer's
-// parameters as the engines take them. Word indices come from the rendered
-// sbf_image_layout.h, so writer and reader share one definition of the layout.
+// Reading the weight image (hw/hls/image.py writes it) through a typed 512-bit m_axi port:
+// header checks and one layer's parameters into the on-chip layer_store. Word indices come
+// from the rendered sbf_image_layout.h, so writer and reader share one definition.
+//
+// Why these loops: every segment starts on a 64-byte word (image.ALIGN) and is read front
+// to back, one word per cycle, by a pipelined loop with a running address, which is the
+// pattern Vitis infers as a burst; no pointer is reinterpreted, int32 fields and block
+// records are sliced out of the words with range().
 #ifndef SBF_WEIGHT_IMAGE_H
 #define SBF_WEIGHT_IMAGE_H
 
@@ -9,82 +14,154 @@
 
 namespace sbf {
 
-inline const int32_t* image_words(const uint8_t* image) {
-  return reinterpret_cast<const int32_t*>(image);
+// Bytes of a kept block's record in the image: image.record_bytes.
+template <class CFG>
+struct block_record {
+  static const int NEED = 2 * CFG::BO * CFG::M;
+  static const int BYTES = NEED >= MEM_BYTES ? (NEED + MEM_BYTES - 1) / MEM_BYTES * MEM_BYTES
+                                             : (1 << clog2(NEED));
+  static const int PER_WORD = BYTES >= MEM_BYTES ? 1 : MEM_BYTES / BYTES;  // records a word
+  static const int WORDS = BYTES >= MEM_BYTES ? BYTES / MEM_BYTES : 1;     // words a record
+};
+
+// n int32 from byte offset `off` (a multiple of 4) into dst, one per cycle, a word read every
+// WORD_I32 entries.
+template <class T>
+void load_i32(const mem_word_t* image, int off, int n, T* dst) {
+  const int first = off / 4;
+  mem_word_t w = 0;
+words:
+  for (int i = 0; i < n; ++i) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4096
+    const int e = first + i, lane = e % WORD_I32;
+    if (i == 0 || lane == 0) w = image[e / WORD_I32];
+    dst[i] = T(ap_int<32>(w.range(32 * lane + 31, 32 * lane)));
+  }
 }
 
-// True when the image has the magic, version and model shape that CFG was built for.
+// The same into a [rows][BO] array (the per-row constants of a block-row's Bo PEs).
+template <class CFG, class T, int ROWS>
+void load_rows(const mem_word_t* image, int off, T dst[ROWS][CFG::BO]) {
+  const int first = off / 4;
+  mem_word_t w = 0;
+words:
+  for (int i = 0; i < ROWS * CFG::BO; ++i) {
+#pragma HLS PIPELINE II = 1
+    const int e = first + i, lane = e % WORD_I32;
+    if (i == 0 || lane == 0) w = image[e / WORD_I32];
+    dst[i / CFG::BO][i % CFG::BO] = T(ap_int<32>(w.range(32 * lane + 31, 32 * lane)));
+  }
+}
+
+// nnzb block records from byte offset `off` (word-aligned) into the PE banks of `bank`.
+template <class CFG, int OUT, int IN>
+void load_blocks(const mem_word_t* image, int off, int nnzb, hp_bank<CFG, OUT, IN>& bank) {
+  typedef block_record<CFG> R;
+  const int PL = CFG::BO * CFG::M, RB = R::BYTES * 8;
+  const int first = off / MEM_BYTES;
+  mem_word_t w = 0;
+  ap_uint<RB> rec = 0;
+records:
+  for (int i = 0; i < nnzb * R::WORDS; ++i) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = hp_bank<CFG, OUT, IN>::MAX_NNZB * block_record<CFG>::WORDS
+    int b, slot;
+    if (R::WORDS > 1) {  // a record spans words: assemble it, one word a cycle
+      b = i / R::WORDS;
+      const int part = i % R::WORDS;
+      rec.range(MEM_BITS * part + MEM_BITS - 1, MEM_BITS * part) =
+          image[first + i].range(MEM_BITS - 1, 0);
+      if (part != R::WORDS - 1) continue;
+    } else {  // PER_WORD records in each word
+      b = i;
+      slot = i % R::PER_WORD;
+      if (slot == 0) w = image[first + i / R::PER_WORD];
+      rec = w.range(RB * slot + RB - 1, RB * slot);
+    }
+    for (int l = 0; l < PL; ++l) {
+#pragma HLS UNROLL
+      bank.val[b][l] = wgt_t(rec.range(8 * l + 7, 8 * l));
+      bank.idx[b][l] = rec.range(8 * (PL + l) + 7, 8 * (PL + l));
+    }
+  }
+}
+
+// One HP linear's fields (directory words at `base`) into its on-chip bank.
+template <class CFG, int OUT, int IN>
+void load_linear(const mem_word_t* image, const int32_t* dir, int base,
+                 hp_bank<CFG, OUT, IN>& bank) {
+  typedef hp_bank<CFG, OUT, IN> B;
+  bank.nnzb = dir[base + LF_NNZB];
+  load_i32(image, dir[base + LF_BLOCK_PTR], B::NBR + 1, bank.block_ptr);
+  load_i32(image, dir[base + LF_BLOCK_COL], bank.nnzb, bank.block_col);
+  load_blocks<CFG, OUT, IN>(image, dir[base + LF_BLOCKS], bank.nnzb, bank);
+  load_rows<CFG, acc_t, B::NBR>(image, dir[base + LF_BIAS], bank.bias);
+  load_rows<CFG, mult_t, B::NBR>(image, dir[base + LF_MULT], bank.mult);
+  load_rows<CFG, shift_t, B::NBR>(image, dir[base + LF_SHIFT], bank.shift);
+}
+
+template <int N>
+void load_requant(const mem_word_t* image, int32_t mult, int32_t shift, channel_requant<N>& r) {
+  load_i32(image, mult, N, r.mult);
+  load_i32(image, shift, N, r.shift);
+}
+
+template <int N>
+void load_ln(const mem_word_t* image, const int32_t* d, int gamma, int beta, int mult, int shift,
+             ln_store<N>& ln) {
+  load_i32(image, d[gamma], N, ln.gamma);
+  load_i32(image, d[beta], N, ln.beta);
+  load_i32(image, d[mult], N, ln.mult);
+  load_i32(image, d[shift], N, ln.shift);
+}
+
+// The header words of the image.
+inline void image_header(const mem_word_t* image, int32_t h[HEADER_WORDS]) {
+  load_i32(image, 0, HEADER_WORDS, h);
+}
+
+// True when the header has the magic, version and model shape that CFG was built for.
 template <class CFG>
-bool image_matches(const uint8_t* image) {
-  const int32_t* h = image_words(image);
+bool header_matches(const int32_t h[HEADER_WORDS]) {
   return h[H_MAGIC] == IMAGE_MAGIC && h[H_VERSION] == IMAGE_VERSION &&
          h[H_LAYER_WORDS] == LAYER_WORDS && h[H_HIDDEN] == CFG::HIDDEN &&
          h[H_HEADS] == CFG::HEADS && h[H_FFN] == CFG::FFN && h[H_BO] == CFG::BO &&
          h[H_BI] == CFG::BI && h[H_M] == CFG::M;
 }
 
-inline int image_layers(const uint8_t* image) { return image_words(image)[H_LAYERS]; }
-
-inline hp_layer image_linear(const uint8_t* image, const int32_t* dir, int base, int out_f,
-                             int in_f) {
-  hp_layer l;
-  l.out_features = out_f;
-  l.in_features = in_f;
-  l.nnzb = dir[base + LF_NNZB];
-  l.block_ptr = reinterpret_cast<const int32_t*>(image + dir[base + LF_BLOCK_PTR]);
-  l.block_col = reinterpret_cast<const int32_t*>(image + dir[base + LF_BLOCK_COL]);
-  l.values = reinterpret_cast<const int8_t*>(image + dir[base + LF_VALUES]);
-  l.idx = image + dir[base + LF_IDX];
-  l.bias = reinterpret_cast<const int32_t*>(image + dir[base + LF_BIAS]);
-  l.mult = reinterpret_cast<const int32_t*>(image + dir[base + LF_MULT]);
-  l.shift = reinterpret_cast<const int32_t*>(image + dir[base + LF_SHIFT]);
-  return l;
+// The directory words of encoder layer `layer`.
+inline void layer_directory(const mem_word_t* image, int layer, int32_t d[LAYER_WORDS]) {
+  load_i32(image, 4 * (HEADER_WORDS + layer * LAYER_WORDS), LAYER_WORDS, d);
 }
 
-inline const int32_t* image_i32(const uint8_t* image, int32_t offset) {
-  return reinterpret_cast<const int32_t*>(image + offset);
-}
-
-// Per-channel requantization constants stored at two image offsets.
-inline requant_params image_requant(const uint8_t* image, int32_t mult, int32_t shift) {
-  return requant_params{image_i32(image, mult), image_i32(image, shift)};
-}
-
-// A LayerNorm's per-channel gamma, beta and output requantization, at four image offsets.
-inline ln_params image_ln(const uint8_t* image, int32_t gamma, int32_t beta, int32_t mult,
-                          int32_t shift) {
-  return ln_params{image_i32(image, gamma), image_i32(image, beta), image_i32(image, mult),
-                   image_i32(image, shift)};
-}
-
-// The parameters of encoder layer `layer` (the image must match CFG; see image_matches).
+// The parameters of encoder layer `layer` into w (the image must match CFG).
 template <class CFG>
-layer_params image_layer(const uint8_t* image, int layer) {
-  const int32_t* d = image_words(image) + HEADER_WORDS + layer * LAYER_WORDS;
+void load_layer(const mem_word_t* image, int layer, layer_store<CFG>& w) {
+  int32_t d[LAYER_WORDS];
+  layer_directory(image, layer, d);
   const int H = CFG::HIDDEN, F = CFG::FFN;
-  layer_params p;
-  p.query = image_linear(image, d, W_QUERY, H, H);
-  p.key = image_linear(image, d, W_KEY, H, H);
-  p.value = image_linear(image, d, W_VALUE, H, H);
-  p.attn_out = image_linear(image, d, W_ATTN_OUT, H, H);
-  p.ffn_in = image_linear(image, d, W_FFN_IN, F, H);
-  p.ffn_out = image_linear(image, d, W_FFN_OUT, H, F);
-  p.attn.score_mult = d[W_SCORE_MULT];
-  p.attn.score_shift = d[W_SCORE_SHIFT];
-  p.attn.softmax.q_ln2 = d[W_EXP_Q_LN2];
-  p.attn.softmax.q_b = d[W_EXP_Q_B];
-  p.attn.softmax.q_c = d[W_EXP_Q_C];
-  p.attn.out_mult = d[W_CONTEXT_MULT];
-  p.attn.out_shift = d[W_CONTEXT_SHIFT];
-  p.residual1 = image_requant(image, d[W_RESIDUAL1_MULT], d[W_RESIDUAL1_SHIFT]);
-  p.ln1 = image_ln(image, d[W_LN1_GAMMA], d[W_LN1_BETA], d[W_LN1_MULT], d[W_LN1_SHIFT]);
-  p.gelu.q_b = d[W_GELU_Q_B];
-  p.gelu.q_one = d[W_GELU_Q_ONE];
-  p.gelu.shift = d[W_GELU_SHIFT];
-  p.gelu_out = image_requant(image, d[W_GELU_OUT_MULT], d[W_GELU_OUT_SHIFT]);
-  p.residual2 = image_requant(image, d[W_RESIDUAL2_MULT], d[W_RESIDUAL2_SHIFT]);
-  p.ln2 = image_ln(image, d[W_LN2_GAMMA], d[W_LN2_BETA], d[W_LN2_MULT], d[W_LN2_SHIFT]);
-  return p;
+  load_linear<CFG, H, H>(image, d, W_QUERY, w.query);
+  load_linear<CFG, H, H>(image, d, W_KEY, w.key);
+  load_linear<CFG, H, H>(image, d, W_VALUE, w.value);
+  load_linear<CFG, H, H>(image, d, W_ATTN_OUT, w.attn_out);
+  load_linear<CFG, F, H>(image, d, W_FFN_IN, w.ffn_in);
+  load_linear<CFG, H, F>(image, d, W_FFN_OUT, w.ffn_out);
+  w.attn.score_mult = d[W_SCORE_MULT];
+  w.attn.score_shift = d[W_SCORE_SHIFT];
+  w.attn.softmax.q_ln2 = d[W_EXP_Q_LN2];
+  w.attn.softmax.q_b = d[W_EXP_Q_B];
+  w.attn.softmax.q_c = d[W_EXP_Q_C];
+  w.attn.out_mult = d[W_CONTEXT_MULT];
+  w.attn.out_shift = d[W_CONTEXT_SHIFT];
+  w.gelu.q_b = d[W_GELU_Q_B];
+  w.gelu.q_one = d[W_GELU_Q_ONE];
+  w.gelu.shift = d[W_GELU_SHIFT];
+  load_requant<H>(image, d[W_RESIDUAL1_MULT], d[W_RESIDUAL1_SHIFT], w.residual1);
+  load_ln<H>(image, d, W_LN1_GAMMA, W_LN1_BETA, W_LN1_MULT, W_LN1_SHIFT, w.ln1);
+  load_requant<F>(image, d[W_GELU_OUT_MULT], d[W_GELU_OUT_SHIFT], w.gelu_out);
+  load_requant<H>(image, d[W_RESIDUAL2_MULT], d[W_RESIDUAL2_SHIFT], w.residual2);
+  load_ln<H>(image, d, W_LN2_GAMMA, W_LN2_BETA, W_LN2_MULT, W_LN2_SHIFT, w.ln2);
 }
 
 }  // namespace sbf

@@ -3,6 +3,7 @@
 
 const int UNIT_SOFTMAX_MAX_N = 64;
 const int UNIT_LN_N = 32;
+const int UNIT_LN_P = 4;  // channels a cycle: exercises the lane split of the engine
 
 extern "C" {
 
@@ -40,11 +41,18 @@ void sbf_test_int_layernorm(const int64_t* x, int rows, const int32_t* gamma,
                             const int32_t* beta, const int32_t* mult, const int32_t* shift,
                             int8_t* out) {
   for (int r = 0; r < rows; ++r) {
-    sbf::wide_t in[UNIT_LN_N];
-    sbf::act_t y[UNIT_LN_N];
-    for (int c = 0; c < UNIT_LN_N; ++c) in[c] = x[r * UNIT_LN_N + c];
-    sbf::int_layernorm<UNIT_LN_N>(in, gamma, beta, mult, shift, y);
-    for (int c = 0; c < UNIT_LN_N; ++c) out[r * UNIT_LN_N + c] = y[c].to_int();
+    const int W = UNIT_LN_N / UNIT_LN_P;
+    sbf::wide_t in[W][UNIT_LN_P];
+    sbf::act_t y[W][UNIT_LN_P];
+    sbf::mult_t m[UNIT_LN_N];
+    sbf::shift_t s[UNIT_LN_N];
+    for (int c = 0; c < UNIT_LN_N; ++c) {
+      in[c / UNIT_LN_P][c % UNIT_LN_P] = x[r * UNIT_LN_N + c];
+      m[c] = mult[c];
+      s[c] = shift[c];
+    }
+    sbf::int_layernorm<UNIT_LN_N, UNIT_LN_P>(in, gamma, beta, m, s, y);
+    for (int c = 0; c < UNIT_LN_N; ++c) out[r * UNIT_LN_N + c] = y[c / UNIT_LN_P][c % UNIT_LN_P].to_int();
   }
 }
 }

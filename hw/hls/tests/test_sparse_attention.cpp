@@ -1,15 +1,9 @@
 // Unit driver for sparse_attention.h: each stage and a whole head (MAX_L=40, MAX_K=8, D=16).
-#include <vector>
-
 #include "sparse_attention.h"
 
 const int UNIT_MAX_L = 40;
 const int UNIT_MAX_K = 8;
 const int UNIT_D = 16;
-
-static std::vector<sbf::act_t> to_act(const int8_t* x, int n) {
-  return std::vector<sbf::act_t>(x, x + n);
-}
 
 extern "C" {
 
@@ -20,13 +14,22 @@ int sbf_test_attn_dims(int* max_l, int* max_k, int* d) {
   return 0;
 }
 
-// codes[L][D] of x[L][D]; per_row selects the Q rule, else the K rule.
+// codes[L][D] of x[L][D]; per_row selects the Q rule (a scale per row), else the K rule
+// (one scale over all rows), both with the engine's row_absmax and quantize4_row.
 void sbf_test_quantize4(const int8_t* x, int L, int per_row, int8_t* codes) {
-  static sbf::q4_t out[UNIT_MAX_L][UNIT_D];
-  const std::vector<sbf::act_t> xa = to_act(x, L * UNIT_D);
-  sbf::quantize4<UNIT_MAX_L, UNIT_D>(xa.data(), UNIT_D, L, per_row != 0, out);
+  sbf::act_t rows[UNIT_MAX_L][UNIT_D];
   for (int r = 0; r < L; ++r)
-    for (int c = 0; c < UNIT_D; ++c) codes[r * UNIT_D + c] = out[r][c].to_int();
+    for (int c = 0; c < UNIT_D; ++c) rows[r][c] = x[r * UNIT_D + c];
+  sbf::mag_t m_all = 0;
+  for (int r = 0; r < L; ++r) {
+    const sbf::mag_t m = sbf::row_absmax<UNIT_D>(rows[r]);
+    if (m > m_all) m_all = m;
+  }
+  for (int r = 0; r < L; ++r) {
+    sbf::q4_t out[UNIT_D];
+    sbf::quantize4_row<UNIT_D>(rows[r], per_row ? sbf::row_absmax<UNIT_D>(rows[r]) : m_all, out);
+    for (int c = 0; c < UNIT_D; ++c) codes[r * UNIT_D + c] = out[c].to_int();
+  }
 }
 
 // est[L][L] from 4-bit codes, then the top-kk key indices per query [L][kk].
@@ -55,11 +58,16 @@ void sbf_test_attention_head(const int8_t* q, const int8_t* k, const int8_t* v, 
   const sbf::attn_quant aq = {int32_t(quant[0]), int32_t(quant[1]),
                               {quant[2], quant[3], quant[4]}, int32_t(quant[5]),
                               int32_t(quant[6])};
-  const std::vector<sbf::act_t> qa = to_act(q, L * UNIT_D), ka = to_act(k, L * UNIT_D),
-                                 va = to_act(v, L * UNIT_D);
-  std::vector<sbf::act_t> oa(L * UNIT_D);
-  sbf::sparse_attention_head<UNIT_MAX_L, UNIT_MAX_K, UNIT_D>(qa.data(), ka.data(), va.data(),
-                                                             UNIT_D, L, kk, aq, oa.data());
-  for (int i = 0; i < L * UNIT_D; ++i) out[i] = oa[i].to_int();
+  static sbf::act_t qa[UNIT_MAX_L][UNIT_D], ka[UNIT_MAX_L][UNIT_D], va[UNIT_MAX_L][UNIT_D];
+  static sbf::act_t oa[UNIT_MAX_L][UNIT_D];
+  for (int r = 0; r < L; ++r)
+    for (int c = 0; c < UNIT_D; ++c) {
+      qa[r][c] = q[r * UNIT_D + c];
+      ka[r][c] = k[r * UNIT_D + c];
+      va[r][c] = v[r * UNIT_D + c];
+    }
+  sbf::attention_head<UNIT_MAX_L, UNIT_MAX_K, UNIT_D>(qa, ka, va, L, kk, aq, oa);
+  for (int r = 0; r < L; ++r)
+    for (int c = 0; c < UNIT_D; ++c) out[r * UNIT_D + c] = oa[r][c].to_int();
 }
 }
