@@ -28,8 +28,10 @@ def register(cli: Cli) -> None:
                                       "emulation) and check it against golden and float")
     p.add_argument("--artifact", required=True, type=Path,
                    help="HP float artifact (`sbf prune`) or integer one (`sbf quantize`)")
-    p.add_argument("--design", type=Path, help="rendered project or xclbin (default: render "
-                                               "the artifact for --config, emulation only)")
+    p.add_argument("--design", type=Path,
+                   help="what `sbf hw render`/`sbf hw build` wrote: the project directory "
+                        "(its xclbin is found where `sbf hw build` links it) or the .xclbin "
+                        "itself (default: render the artifact for --config, emulation only)")
     p.add_argument("--config", type=Path, help="design config YAML when no --design "
                                                "(default hw/configs/minilm-u200.yaml)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
@@ -140,6 +142,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "task": spec.name, "split": args.split, "n": n, "tokens": int(res.lengths.sum()),
         "max_length": acc.config.max_length, "truncated": truncated,
         "backend": backend, "design": str(args.design) if args.design else "rendered on the fly",
+        "xclbin": str(design.xclbin) if design.xclbin else None,
         "metrics": compute_metrics(spec.name, res.logits, data.labels[:n]),
         "bit_exact_vs_golden": bool(np.array_equal(device_out, golden)),
         "sequences_not_bit_exact": int(len(exact) - sum(exact)),

@@ -27,6 +27,7 @@ from tests.test_host_run_cli import tiny_artifact  # noqa: F401  (a fixture)
 
 README = Path(__file__).parents[1] / "README.md"
 LIMIT = 3
+CALIBRATION = 8  # sentences: enough for a tiny model's scales
 FAKE_XCLBIN = b"xclbin2\0"
 
 
@@ -89,7 +90,7 @@ def golden_card(qmodel: Any, cfg: Any) -> host_fakes.Kernel:
 def test_readme_board_commands_run_against_fakes(tiny_artifact, glue_dir: Path,  # noqa: F811
                                                  tmp_path: Path, capsys,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from host.run_cli import integer_model
+    from algo.quantize.pipeline import load_quantized_with_source
     from hw.config import DesignConfig
 
     art, config = tiny_artifact
@@ -97,28 +98,34 @@ def test_readme_board_commands_run_against_fakes(tiny_artifact, glue_dir: Path, 
     design = tmp_path / "out" / "design"
     log = fake_tools(tmp_path / "bin")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{__import__('os').environ['PATH']}")
-    qmodel = integer_model(art, "SST-2", 64, str(glue_dir), cfg)[2]
-    pynq = host_fakes.fake_pynq(golden_card(qmodel, cfg))
+    int8 = tmp_path / "out" / "hp80-int8"
+    card: list[Any] = []  # the card's kernel, once the integer model exists
+    pynq = host_fakes.fake_pynq(lambda args: card[0](args))
     monkeypatch.setitem(sys.modules, "pynq", pynq)
 
-    extra = {"render": ["--config", str(config), "--glue-dir", str(glue_dir)],
+    paths = {"out/hp80": str(art), "out/hp80-int8": str(int8), "out/design": str(design)}
+    extra = {"quantize": ["--calib-n", str(CALIBRATION), "--max-length", str(cfg.max_length),
+                          "--glue-dir", str(glue_dir)],
+             "render": ["--config", str(config)],
              "run": ["--glue-dir", str(glue_dir), "--limit", str(LIMIT)]}
-    outputs = []
+    outputs: dict[str, Any] = {}
     for argv in board_commands():
-        argv = [str(art) if a == "out/hp80" else str(design) if a == "out/design" else a
-                for a in argv]
-        argv += extra.get(argv[1] if argv[0] == "hw" else argv[0], [])
+        if argv[0] == "run":
+            card.append(golden_card(load_quantized_with_source(int8)[0], cfg))
+        argv = [paths.get(a, a) for a in argv]
+        command = argv[1] if argv[0] == "hw" else argv[0]
+        argv += extra.get(command, [])
         argv += [] if "--json" in argv else ["--json"]
         code = main(argv)
         out, err = capsys.readouterr()
         assert code == 0, f"sbf {' '.join(argv)}: exit {code}: {err}"
-        outputs.append(json.loads(out))
-    assert [a[:2] for a in board_commands()] == [["hw", "render"], ["hw", "build"],
-                                                 ["run", "--artifact"]]
+        outputs[command] = json.loads(out)
+    assert [a[:2] for a in board_commands()] == [
+        ["quantize", "--artifact"], ["hw", "render"], ["hw", "build"], ["run", "--artifact"]]
     xclbin = design / f"{abi.KERNEL}.hw.xclbin"
     assert xclbin.read_bytes() == FAKE_XCLBIN and f"-o {xclbin.name}" in log.read_text()
-    assert outputs[1]["xclbin"] == str(xclbin)
+    assert outputs["build"]["xclbin"] == str(xclbin)
     assert pynq.log[0] == ("Overlay", xclbin.name, "card0")
-    run = outputs[-1]
-    assert run["backend"] == "pynq" and run["n"] == LIMIT
+    run = outputs["run"]
+    assert run["backend"] == "pynq" and run["n"] == LIMIT and run["xclbin"] == str(xclbin)
     assert run["bit_exact_vs_golden"] is True and run["sequences_not_bit_exact"] == 0

@@ -72,3 +72,25 @@ def test_sbf_run_names_a_missing_board(tiny_artifact, glue_dir: Path, capsys) ->
                  "--glue-dir", str(glue_dir)])
     assert code == 2
     assert "pyxrt" in capsys.readouterr().err
+
+
+def test_sbf_run_says_where_it_looked_for_the_xclbin(tiny_artifact, glue_dir: Path, tmp_path,
+                                                      capsys, monkeypatch) -> None:
+    """A rendered but unbuilt project on a board backend: one line naming the path tried."""
+    import sys
+
+    from hw.hls import abi
+    from tests.host_fakes import fake_pynq
+
+    art, config = tiny_artifact
+    design = tmp_path / "design"
+    assert main(["hw", "render", "--artifact", str(art), "--config", str(config), "--out",
+                 str(design), "--glue-dir", str(glue_dir)]) == 0
+    monkeypatch.setitem(sys.modules, "pynq", fake_pynq(lambda args: None))
+    capsys.readouterr()
+    code = main(["run", "--artifact", str(art), "--design", str(design), "--backend", "pynq",
+                 "--task", "SST-2", "--limit", "2", "--glue-dir", str(glue_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"no xclbin in {design} (looked for {design / (abi.KERNEL + '.hw.xclbin')})" in err
+    assert f"sbf hw build --project {design} --target hw" in err
