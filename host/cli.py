@@ -85,6 +85,14 @@ class Parser(argparse.ArgumentParser):
                          f"(see {self.prog} --help)\n")
         sys.exit(EXIT_USAGE)
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # `--opt=--` reaches here as ["--"], which argparse drops, passing an empty list
+        # on as the value (no type check); refuse it as the missing value it is.
+        if action.option_strings and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected a value, "
+                       f"got '--'")
+        return super()._get_values(action, arg_strings)
+
 
 def one_line(message: object) -> str:
     """A message on one line: errors go to logs and terminals one per line."""
