@@ -80,15 +80,18 @@ def test_sbf_run_says_where_it_looked_for_the_xclbin(tiny_artifact, glue_dir: Pa
     import sys
 
     from hw.hls import abi
+    from hw.hls.synthetic import SMALL
     from tests.host_fakes import fake_pynq
 
     art, config = tiny_artifact
-    design = tmp_path / "design"
-    assert main(["hw", "render", "--artifact", str(art), "--config", str(config), "--out",
-                 str(design), "--glue-dir", str(glue_dir)]) == 0
+    design, int8 = tmp_path / "design", tmp_path / "int8"
+    assert main(["quantize", "--artifact", str(art), "--out", str(int8), "--calib-n", "4",
+                 "--max-length", str(SMALL.max_length), "--glue-dir", str(glue_dir)]) == 0
+    assert main(["hw", "render", "--artifact", str(int8), "--config", str(config), "--out",
+                 str(design)]) == 0
     monkeypatch.setitem(sys.modules, "pynq", fake_pynq(lambda args: None))
     capsys.readouterr()
-    code = main(["run", "--artifact", str(art), "--design", str(design), "--backend", "pynq",
+    code = main(["run", "--artifact", str(int8), "--design", str(design), "--backend", "pynq",
                  "--task", "SST-2", "--limit", "2", "--glue-dir", str(glue_dir)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
