@@ -5,7 +5,8 @@ forgets shows up as a wrong answer here as it would on the card. A run hands the
 its arguments in the order of the HLS top function: device arrays for buffers, ints for
 scalars. The kernel is any callable with that signature; `SharedLibraryKernel` calls a C
 ABI function of the C-simulation shared library through ctypes. As on the board, the
-kernel reports per sequence in its status buffer, which the host reads and checks.
+kernel reports per sequence in its status buffer, which the host clears before each run
+(and reads back, so a clear that never reached the device shows) and checks after it.
 """
 
 from __future__ import annotations
