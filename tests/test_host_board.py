@@ -249,3 +249,21 @@ def test_auto_picks_the_board_for_a_built_project(project: Path,
     with open_acc("auto", project) as acc:
         assert acc.backend.name == "pynq"
         assert cls_of(acc.run_ids([np.array([4, 4])])) == [expected_cls([4, 4])]
+
+
+def test_pyxrt_argument_in_a_memory_the_xclbin_does_not_use_is_named(project: Path) -> None:
+    xrt = fake_pyxrt(kernel)
+
+    class Xclbin(xrt.xclbin):
+        def get_mems(self) -> list[Any]:
+            mems = super().get_mems()
+            for m in mems:
+                if m.get_tag() == "bank1":
+                    m.get_used = lambda: False
+            return mems
+
+    xrt.xclbin = Xclbin
+    with pytest.raises(BackendError, match=r"argument 'image' is connected to memory 1, "
+                                           r"which the xclbin does not use \(it uses "
+                                           r"\['bank2'\]\)"):
+        open_acc("pyxrt", project / BUILT, device_module=xrt)
