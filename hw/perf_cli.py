@@ -1,7 +1,9 @@
 """`sbf hw estimate|schedule|explore` and `sbf select`: the performance model on the command line.
 
-Every figure these commands print is modeled (the `hw.perf` analytical model and the
-`hw.sched` pipeline simulation), never measured; the JSON says so.
+Every figure these commands print is modeled (the `hw.perf` model, its RTL engine
+resources and clock fitted to Yosys synthesis, and the `hw.sched` pipeline simulation),
+never measured; the JSON says so, and `resource_model` says which figure is
+Yosys-calibrated and which is still analytical.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ def _estimate(args: argparse.Namespace) -> dict[str, Any]:
     result = estimate(design, args.lengths or list(cfg.bucket_edges))
     result["per_group"] = vars(group_resources(cfg))
     result["attention_engines_total"] = vars(attention_resources(cfg))
+    result["engines"] = _engine_resources(cfg)
     result["engine_cycles_at_max_length"] = {
         "attention_all_heads": AttentionEngine(cfg).cycles(cfg.max_length),
         "layernorm_one_group": LayerNormEngine(cfg).cycles(cfg.max_length),
@@ -157,6 +160,21 @@ def _estimate(args: argparse.Namespace) -> dict[str, Any]:
     }
     result["weights"]["source"] = args.artifact or f"uniform density {args.density}"
     return result
+
+
+def _engine_resources(cfg: DesignConfig) -> dict[str, Any]:
+    """One spmm and one attention engine: resources, their source, per-MAC costs."""
+    from hw.perf.engines import AttentionEngine, SpmmEngine
+
+    out: dict[str, Any] = {}
+    engines = {"spmm": (SpmmEngine(cfg, (), cfg.model.hidden), cfg.bo * cfg.m),
+               "attention": (AttentionEngine(cfg), 2 * cfg.model.head_dim)}
+    for name, (eng, lanes) in engines.items():
+        res = {k: getattr(eng, k)() for k in ("lut", "ff", "dsp", "bram", "uram")}
+        out[name] = {**res, "source": eng.resource_source(), "mac_lanes": lanes,
+                     "dsp_per_mac": round(res["dsp"] / lanes, 3),
+                     "lut_per_mac": round(res["lut"] / lanes, 1)}
+    return out
 
 
 def _schedule(args: argparse.Namespace) -> dict[str, Any]:

