@@ -40,7 +40,7 @@
 // token is N/LANES cycles. NSLOT token slots cover the latency between the passes.
 module residual_layernorm #(
     parameter int LANES = 8,
-    parameter int N = 32,             // channels per token (the hidden size)
+    parameter int N = 32,             // channels per token (the hidden size), N/LANES >= 2
     parameter int MAX_SETS = 2,       // parameter sets (layer * 2 + which LayerNorm)
     parameter int RES_BITS = 16,      // sim/golden/params.py: RES_BITS
     parameter int SKIP_BITS = 8,      // ACT_BITS: the skip input
@@ -52,8 +52,8 @@ module residual_layernorm #(
     parameter int NORM_SAT_BITS = 16, // LN_NORM_SAT_BITS
     parameter int GAMMA_BITS = 12,    // GAMMA_BITS
     parameter int STD_MIN = 1,        // LN_STD_MIN
-    parameter int MEAN_MULT = 17895698,  // vector_case.py:mean_divider(N): floor(t/N) =
-    parameter int MEAN_SHIFT = 29,       //   (t * MEAN_MULT) >> MEAN_SHIFT
+    parameter int MEAN_MULT = 2097152,   // vector_case.py:mean_divider(N) (these: N = 32):
+    parameter int MEAN_SHIFT = 26,       //   floor(t/N) = (t * MEAN_MULT) >> MEAN_SHIFT
     localparam int BEATS = N / LANES,
     localparam int BEAT_W = $clog2(BEATS),
     localparam int SET_W = MAX_SETS > 1 ? $clog2(MAX_SETS) : 1,
