@@ -6,11 +6,14 @@ compared with sim/golden/sparse_attention.py. Each simulator's tests share an xd
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from hw.config import DesignConfig
-from sim.golden.sparse_attention import ESTIMATE_LUT
+from sim.golden.nonlinear import ExpParams
+from sim.golden.sparse_attention import ESTIMATE_LUT, SCORE_SCALE
 from sim.rtl.attention_case import (
     AttentionParams,
     lut_hex,
@@ -19,12 +22,19 @@ from sim.rtl.attention_case import (
     unpack_selection,
 )
 from sim.rtl.attention_sim import simulate_attention
-from sim.rtl.cycles import attention_cycles, attention_estimate_cycles, attention_exact_cycles
+from sim.rtl.cycles import (
+    attention_cycles,
+    attention_estimate_cycles,
+    attention_exact_cycles,
+    attention_pipeline,
+    attention_query_cycles,
+)
 from sim.rtl.runner import ENGINES, lint
 from sim.rtl.stimulus import StimulusOptions
 from tests.rtl_helpers import SIMS, simulator
 
 SMALL = AttentionParams(d=8, max_len=32, max_k=4)
+LONG = AttentionParams(d=4, max_len=80, max_k=2)  # L > the exact part: estimate-bound
 
 
 @pytest.mark.parametrize("sim_name", SIMS)
@@ -43,17 +53,21 @@ def test_bit_exact_under_gaps_and_backpressure(sim_name: str) -> None:
 
 
 @pytest.mark.parametrize("sim_name", SIMS)
-def test_cycles_and_counters_match_formula(sim_name: str) -> None:
+@pytest.mark.parametrize(("params", "shapes"), [
+    (SMALL, ((1, 1), (2, 4), (9, 3), (32, 4))),   # exact-part-bound: the estimator stalls
+    (LONG, ((80, 2), (64, 1), (70, 2))),          # estimate-bound, and near the crossing
+], ids=["small", "long"])
+def test_cycles_and_counters_match_formula(sim_name: str, params: AttentionParams,
+                                           shapes: tuple[tuple[int, int], ...]) -> None:
     sim = simulator(sim_name)
     rng = np.random.default_rng(6)
-    cases = [random_case(f"L{n}k{k}", SMALL, n, k, rng)
-             for n, k in ((1, 1), (2, 4), (9, 3), (32, 4))]
-    rows = simulate_attention(cases, SMALL, sim, StimulusOptions(False, False))
+    cases = [random_case(f"L{n}k{k}", params, n, k, rng) for n, k in shapes]
+    rows = simulate_attention(cases, params, sim, StimulusOptions(False, False))
     assert all(r["bit_exact"] for r in rows)
     for c, r in zip(cases, rows, strict=True):
-        assert r["cycles"] == attention_cycles(c.length, c.k)
+        assert r["cycles"] == attention_cycles(c.length, c.k, params.d)
         assert r["estimate_cycles"] == attention_estimate_cycles(c.length)
-        assert r["exact_cycles"] == attention_exact_cycles(c.length, c.k)
+        assert r["exact_cycles"] == attention_exact_cycles(c.length, c.k, params.d)
 
 
 @pytest.mark.xdist_group("rtl_verilator")
@@ -66,9 +80,33 @@ def test_verilator_lint_wall_clean(params: AttentionParams) -> None:
 
 def test_exact_part_is_linear_in_length_for_fixed_k() -> None:
     k = 16
-    per_query = [attention_exact_cycles(n, k) / n for n in (32, 64, 128, 256)]
+    per_query = [attention_exact_cycles(n, k, 32) / n for n in (32, 64, 128, 256)]
     assert len(set(per_query)) == 1
-    assert attention_estimate_cycles(64) == 4 * attention_estimate_cycles(32) - 64
+    assert attention_estimate_cycles(64) == 4 * attention_estimate_cycles(32)
+
+
+@pytest.mark.parametrize("d", [5, 8, 32])
+def test_attention_cycles_solve_the_handover_recurrence(d: int) -> None:
+    """The closed form equals the estimator/exact-unit hand-over recurrence it documents."""
+    p = attention_pipeline(d)
+    for k in (1, 4, 16):
+        for n in range(1, 300, 7):
+            x = attention_query_cycles(n, k, d)
+            a = 2 * n + 1 + p["q_code"] + p["est_depth"]
+            t = a + 1
+            for _ in range(1, n):
+                a = max(a + n, t + 1)
+                t = max(a + 1, t + x)
+            assert attention_cycles(n, k, d) == t + x + 1, (n, k)
+
+
+def test_overlap_costs_the_larger_unit_per_query() -> None:
+    k, d = 16, 32
+    for n in (32, 128, 256):  # exact-part-bound, about even, estimate-bound
+        x = attention_query_cycles(n, k, d)
+        cycles = attention_cycles(n, k, d)
+        assert n * max(n, x) <= cycles <= n * max(n, x) + 3 * n + x  # + load and fill
+        assert cycles < n * (n + x)  # what the same units cost without the overlap
 
 
 def test_lut_file_is_the_golden_table() -> None:
@@ -88,3 +126,8 @@ def test_case_checks() -> None:
         SMALL.check_case(case)
     with pytest.raises(ValueError, match="max_k"):
         AttentionParams(8, 4, 8)
+    ok = random_case("ok", SMALL, 4, 2, np.random.default_rng(0))
+    SMALL.check_case(ok)
+    coarse = replace(ok, quant=replace(ok.quant, exp=ExpParams.derive(SCORE_SCALE / 64)))
+    with pytest.raises(ValueError, match="exp datapath"):
+        SMALL.check_case(coarse)

@@ -21,7 +21,7 @@ import numpy as np
 from hw.config import DesignConfig
 from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
 from sim.golden.sparse_attention import topk_count
-from sim.rtl.cycles import ATTN_FIXED, ESTIMATE_DRAIN, ISSUE_TO_OUTPUT, QUERY_ACCEPT, tile_sizes
+from sim.rtl.cycles import ISSUE_TO_OUTPUT, attention_cycles, attention_query_cycles, tile_sizes
 
 # Xilinx WP486/WP487: a DSP48E2 can do two int8 MACs per cycle when the products share an
 # operand (see ../shared/research/boards.md): the board's int8 peak. The RTL has no such
@@ -202,12 +202,12 @@ class AttentionEngine:
         return topk_count(length, self.cfg.attn_k)
 
     def query_cycles(self, length: int) -> int:
-        return (QUERY_ACCEPT + length + ESTIMATE_DRAIN
-                + ATTN_PER_KEY_STATES * self.kept(length) + ATTN_FIXED)
+        """The exact part of one query; the next query's estimate overlaps it."""
+        return attention_query_cycles(length, self.cfg.attn_k, self.cfg.model.head_dim)
 
     def head_cycles(self, length: int) -> int:
-        """One run: load K and V, then every query."""
-        return length + length * self.query_cycles(length)
+        """One run: load K and V, then every query, max(estimate, exact part) each."""
+        return attention_cycles(length, self.cfg.attn_k, self.cfg.model.head_dim)
 
     def cycles(self, length: int, engines: int | None = None) -> int:
         """All heads of one layer on `engines` engines (default: the config's A)."""

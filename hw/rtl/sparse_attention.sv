@@ -2,19 +2,42 @@
 // sim/golden/sparse_attention.py:sparse_attention_head and sim/golden/nonlinear.py.
 //
 // Per run: K and V (L rows of D int8 each) stream in and stay on chip; the K scale of the
-// 4-bit estimate (max|K|) is taken while K loads. Then per query row (streamed in order):
-//   EST    L+1 cycles   one key per cycle: D 4x4-bit products read from the 256-entry
-//                       product table, summed; a sorted insertion network keeps the top
-//                       k (estimate descending, ties to the lower key index)
-//   EXACT  k+4          int8 q.k for the k kept keys, requantized to SCORE_BITS
-//   EXP    k            i-exp of (score - max), summed
-//   DIV    RECIP_BITS+1 one restoring-division step per cycle: 2^RECIP_BITS / sum
-//   PV     k            probabilities (uint PROB_BITS) times the k V rows, accumulated
-//   OUT    4 (+ wait)   requantization of the D sums to int8, one output beat
-// So only EST grows with L; the rest is fixed for a fixed k (the linear exact part).
-// m_axis_out_tuser carries the selected key indices (slot 0 first, unused slots 0) for
-// inspection.
+// 4-bit estimate (max|K|, an abs stage and a max tree) is taken while K loads. Then two
+// units work on consecutive queries at once (docs/rtl.md has the exact cycle recurrence):
+//   estimator   one key per cycle, queries back to back: Q row -> abs, max tree,
+//               thresholds, 4-bit codes (the Q pipeline); key row j -> abs, 4-bit codes,
+//               D reads of the 256-entry product table, adder tree; a sorted insertion
+//               network keeps the top k (estimate descending, ties to the lower index).
+//               A query's last key hands its k indices and Q row to the exact unit.
+//   exact unit  per query: DOT (k int8 q.k, adder tree, requant to SCORE_BITS), EXP (i-exp
+//               of score - max, summed), DIV (2^RECIP_BITS / sum, radix 4), PV (probability
+//               times the k V rows, accumulated), OUT (requant to int8), SEND.
+// So the estimate of query i+1 runs while the exact part of query i does, and a query
+// costs max(estimate, exact part) in the steady state, not their sum.
+// Every stage holds at most one carry chain, one multiply or one table read (docs/rtl.md,
+// "Logic depth"); the only loop is the insertion network (one compare + a 3:1 select).
+// m_axis_out_tuser carries the selected key indices (slot 0 first, unused slots 0).
 // The table is read from LUT_FILE (hex, written from ESTIMATE_LUT by the runner).
+//
+// Widths of the exp datapath (AttentionParams.check_case rejects constants outside them):
+// q_ln2 and q_b below 2^16 with q_ln2 <= q_b, q_c >= 0 and q_b^2 + q_c < 2^31, as
+// ExpParams.derive gives for the fixed score scale.
+
+// Latencies of the pipelined helpers below, for their users.
+/* verilator lint_off DECLFILENAME */
+package attn_pkg;
+  // attn_add_tree / attn_max_tree: one tree level per stage
+  function automatic int tree_latency(input int n);
+    return $clog2(n);
+  endfunction
+  // attn_mul: partial products, then an adder tree over them
+  function automatic int mul_latency(input int a_w, input int b_w, input int a_chunk,
+                                     input int b_chunk);
+    return 1 + $clog2(((a_w + a_chunk - 1) / a_chunk) * ((b_w + b_chunk - 1) / b_chunk));
+  endfunction
+endpackage
+/* verilator lint_on DECLFILENAME */
+
 module sparse_attention #(
     parameter int D = 8,             // head dimension
     parameter int MAX_LEN = 32,      // longest sequence the K/V memories hold
@@ -38,8 +61,10 @@ module sparse_attention #(
     input  logic [K_W-1:0]         cfg_k,
     input  logic [14:0]            cfg_score_mult,
     input  logic [5:0]             cfg_score_shift,
+    /* verilator lint_off UNUSEDSIGNAL */  // the exp constants use their low bits (see above)
     input  logic [31:0]            cfg_exp_q_ln2,
     input  logic [31:0]            cfg_exp_q_b,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  logic [31:0]            cfg_exp_q_c,
     input  logic [14:0]            cfg_out_mult,
     input  logic [5:0]             cfg_out_shift,
@@ -70,13 +95,41 @@ module sparse_attention #(
 );
   localparam int NIB_W = 4;  // 4-bit codes
   localparam int LUT_SIZE = 1 << (2 * NIB_W);
-  localparam int RQ_LAT = 1 + requant_pkg::LATENCY;  // dot register + the requant lane
-  localparam int OUT_LAT = requant_pkg::LATENCY;  // the output requant lanes
+  localparam int RQ_LAT = requant_pkg::LATENCY;
+  localparam int TREE_LAT = attn_pkg::tree_latency(D);  // every tree over the D lanes
+  localparam int TH_W = $clog2(2 * Q4_MAX * 128 + 1);   // 2 Q4_MAX |x| and (2j-1) m
+  localparam int EST_W = $clog2(Q4_MAX * Q4_MAX * D + 1) + 1;  // |estimate| <= Q4_MAX^2 D
+  localparam int P8_W = 16;                  // int8 x int8, uint8 x int8 products
+  localparam int DOT_W = P8_W + TREE_LAT;    // a sum of D of them
+  localparam int Q_W = 16;                   // q_ln2, q_b
+  localparam int Z_W = $clog2(EXP_MAX_SHIFT + 1);  // the i-exp shift z
+  localparam int A_W = SCORE_BITS;           // max - x in [0, 2^SCORE_BITS)
+  localparam int CAP_W = Q_W + Z_W;          // EXP_MAX_SHIFT * q_ln2
+  localparam int CMP_W = A_W + 1 > CAP_W ? A_W + 1 : CAP_W;
+  localparam int T_W = Q_W + 1;              // t = r + q_b, signed
+  localparam int POLY_W = 2 * T_W + 1;       // t^2 + q_c, signed
+  localparam int E_W = 32;                   // e <= q_b^2 + q_c < 2^31
+  localparam int TOTAL_W = E_W + $clog2(MAX_K);
+  localparam int NDIG = (RECIP_BITS + 2) / 2;  // radix-4 digits of the RECIP_BITS+1 bit quotient
+  localparam int RECIP_W = 2 * NDIG;
+  localparam int DD_W = $clog2(NDIG);
+  localparam int PP_W = RECIP_BITS + 2;      // e * recip <= 2^RECIP_BITS, plus the rounding
   localparam int PROB_SHIFT = RECIP_BITS - PROB_BITS;
-  localparam logic [63:0] PROB_MAX = (64'd1 << PROB_BITS) - 64'd1;
-  localparam logic [3:0] S_IDLE = 4'd0, S_LOAD = 4'd1, S_QWAIT = 4'd2, S_EST = 4'd3,
-                         S_EXACT = 4'd4, S_EXP = 4'd5, S_DIV = 4'd6, S_PV = 4'd7,
-                         S_OUT = 4'd8, S_SEND = 4'd9;
+  localparam int MUL_A_CHUNK = 16;           // DSP48E2: 18-bit signed port
+  localparam int MUL_B_CHUNK = 24;           //          27-bit signed port
+  localparam int MUL_LAT = attn_pkg::mul_latency(E_W, RECIP_W, MUL_A_CHUNK, MUL_B_CHUNK);
+  localparam logic [PROB_BITS-1:0] PROB_MAX = '1;
+  localparam logic [RECIP_W-1:0] DIVIDEND = RECIP_W'(1) << RECIP_BITS;
+  // pipeline positions (stage 0 = the issuing register)
+  localparam int Q_CODE = 5 + TREE_LAT;   // Q: accept, abs, max tree, thresholds, 3 x q4
+  localparam int E_CODE = 5;              // key: read, abs, 3 x q4
+  localparam int E_EST = E_CODE + 1 + TREE_LAT;  // then the table read and the adder tree
+  localparam int SC_LAT = 2 + TREE_LAT + RQ_LAT;  // exact: K read, products, tree, requant
+  localparam int EX_LAT = 6 + Z_W;        // sub, clamp, Z_W division steps, t, t^2, + q_c, >>
+  localparam int PV_LAT = MUL_LAT + 3;    // e * recip, round, clip (+ V read), p * v
+  localparam logic [1:0] T_IDLE = 2'd0, T_LOAD = 2'd1, T_RUN = 2'd2;
+  localparam logic [2:0] X_IDLE = 3'd0, X_DOT = 3'd1, X_EXP = 3'd2, X_DIV = 3'd3,
+                         X_PV = 3'd4, X_OUT = 3'd5, X_SEND = 3'd6;
 
   logic signed [7:0] lut[LUT_SIZE];
   initial $readmemh(LUT_FILE, lut);
@@ -84,106 +137,192 @@ module sparse_attention #(
   logic [D*8-1:0] kmem[MAX_LEN];
   logic [D*8-1:0] vmem[MAX_LEN];
 
-  // ---------------------------------------------------------------- arithmetic helpers
   function automatic logic [7:0] abs8(input logic signed [7:0] x);
     return x < 0 ? 8'(-9'(x)) : 8'(x);
   endfunction
 
-  // products in 32 bits: the arguments are sign-extended on the way in
-  function automatic logic signed [31:0] smul(input logic signed [31:0] a,
-                                              input logic signed [31:0] b);
-    return a * b;
+  function automatic logic [D*8-1:0] abs_row(input logic [D*8-1:0] row);
+    logic [D*8-1:0] a;
+    for (int i = 0; i < D; i++) a[8*i +: 8] = abs8(row[8*i +: 8]);
+    return a;
   endfunction
 
-  function automatic logic [7:0] row_absmax(input logic [D*8-1:0] row);
-    logic [7:0] m = 8'd0;
-    for (int i = 0; i < D; i++) if (abs8(row[8*i +: 8]) > m) m = abs8(row[8*i +: 8]);
-    return m;
+  function automatic logic [D-1:0] sign_row(input logic [D*8-1:0] row);
+    logic [D-1:0] s;
+    for (int i = 0; i < D; i++) s[i] = row[8*i + 7];
+    return s;
   endfunction
 
-  // quantize4: sign(x) * floor((2 Q4_MAX |x| + m) / (2m)), by Q4_MAX threshold compares
-  function automatic logic [NIB_W-1:0] q4(input logic signed [7:0] x, input logic [7:0] m);
-    logic [NIB_W-1:0] mag = '0;
-    for (int j = 1; j <= Q4_MAX; j++) begin
-      if (m != 0 && 32'(2 * Q4_MAX) * 32'(abs8(x)) >= 32'(2 * j - 1) * 32'(m)) mag = mag + 1'b1;
-    end
-    return x < 0 ? NIB_W'(-(NIB_W+1)'(mag)) : mag;
+  // the Q4_MAX thresholds (2j - 1) * m of quantize4: constant multiples of m
+  function automatic logic [Q4_MAX*TH_W-1:0] thresholds(input logic [7:0] m);
+    logic [Q4_MAX*TH_W-1:0] t;
+    for (int j = 1; j <= Q4_MAX; j++) t[TH_W*(j-1) +: TH_W] = TH_W'(2 * j - 1) * TH_W'(m);
+    return t;
   endfunction
 
-  // i-exp of q <= 0 (sim/golden/nonlinear.py:int_exp)
-  function automatic logic [63:0] int_exp(input logic signed [63:0] q,
-                                          input logic signed [63:0] q_ln2,
-                                          input logic signed [63:0] q_b,
-                                          input logic signed [63:0] q_c);
-    logic signed [63:0] qc, r, t;
-    logic [5:0] z = 6'd0;
-    qc = q < -(64'(EXP_MAX_SHIFT) * q_ln2) ? -(64'(EXP_MAX_SHIFT) * q_ln2) : q;
-    for (int j = 1; j <= EXP_MAX_SHIFT; j++) if (-qc >= 64'(j) * q_ln2) z = z + 1'b1;
-    r = qc + 64'(z) * q_ln2;
-    t = r + q_b;
-    return 64'((t * t + q_c) >>> z);
-  endfunction
-
-  // ---------------------------------------------------------------- state
-  logic [3:0]        state;
-  logic [LEN_W-1:0]  len, kcnt, vcnt, qi, j;
-  logic [K_W-1:0]    kk, s;
-  logic [6:0]        cnt;  // phase cycle counter (DIV needs RECIP_BITS+1 steps)
-  logic [7:0]        kmax;
+  // ---------------------------------------------------------------- run state
+  logic [1:0]        tstate;
+  logic [LEN_W-1:0]  len, kcnt, vcnt, qacc, qout;
+  logic [K_W-1:0]    kk;
   logic [14:0]       score_mult, out_mult;
   logic [5:0]        score_shift, out_shift;
-  logic signed [63:0] q_ln2, q_b, q_c;
-  logic [D*8-1:0]    qrow;
-  logic [D*NIB_W-1:0] qcode;
+  logic [Q_W-1:0]    q_ln2, q_b;
+  logic signed [31:0] q_c;
+  logic [CAP_W-1:0]  q_cap;  // EXP_MAX_SHIFT * q_ln2, one cycle after start
 
-  // top-k insertion network
-  logic signed [31:0] slot_est[MAX_K];
-  logic [IDX_W-1:0]   slot_idx[MAX_K];
-  logic [MAX_K-1:0]   slot_v;
-  logic signed [31:0] est_r;
-  logic [IDX_W-1:0]   est_j;
-  logic               est_v;
+  logic k_fire, v_fire, q_fire, k_last_beat, v_last_beat;
+  assign s_axis_k_tready = tstate == T_LOAD && kcnt != len;
+  assign s_axis_v_tready = tstate == T_LOAD && vcnt != len;
+  assign k_fire = s_axis_k_tvalid && s_axis_k_tready;
+  assign v_fire = s_axis_v_tvalid && s_axis_v_tready;
+  assign k_last_beat = kcnt == len || (k_fire && kcnt == len - 1'b1);
+  assign v_last_beat = vcnt == len || (v_fire && vcnt == len - 1'b1);
 
-  // scores, exponentials, probabilities
-  logic signed [31:0] dot_r;
+  // ---------------------------------------------------------------- K scale (while loading)
+  logic             kready;
+  logic [D*8-1:0]   ka_ax;
+  logic [TREE_LAT:0] km_v;  // valid along the abs stage and the max tree
+  logic [7:0]       km_out, kmax;
+  logic [Q4_MAX*TH_W-1:0] kthr;
+  logic             kzero;
+
+  attn_max_tree #(.N(D), .W(8)) u_kmax (.clk(clk), .en(1'b1), .in(ka_ax), .out(km_out));
+
+  // ---------------------------------------------------------------- Q pipeline
+  logic             q_en, q_take, qnext_v;
+  logic [Q_CODE:0]  qv;
+  logic [D*8-1:0]   qrow_p[Q_CODE+1];
+  logic [D*8-1:0]   qax_p[TREE_LAT+2:1];
+  logic [7:0]       q_m;
+  logic [Q4_MAX*TH_W-1:0] q_thr;
+  logic             q_zero;
+  logic [D*NIB_W-1:0] qnext_code;
+
+  assign qnext_v = qv[Q_CODE];
+  assign q_en = !qnext_v || q_take;
+  assign s_axis_q_tready = tstate == T_RUN && qacc != len && q_en;
+  assign q_fire = s_axis_q_tvalid && s_axis_q_tready;
+
+  attn_max_tree #(.N(D), .W(8)) u_qmax (.clk(clk), .en(q_en), .in(qax_p[1]), .out(q_m));
+  attn_q4_row #(.D(D), .Q4_MAX(Q4_MAX), .TH_W(TH_W)) u_q4q (
+      .clk(clk), .en(q_en), .sign(sign_row(qrow_p[TREE_LAT+2])), .ax(qax_p[TREE_LAT+2]),
+      .thr(q_thr), .zero(q_zero), .code(qnext_code));
+
+  // ---------------------------------------------------------------- estimator pipeline
+  logic               est_en, i_done;
+  logic [E_EST:0]     ev, efirst, elast;
+  logic [IDX_W-1:0]   ej[E_EST+1];
+  logic [D*NIB_W-1:0] eqc[E_CODE+1];
+  logic [D*8-1:0]     eqr[E_EST+1];
+  logic [D*8-1:0]     e_krow, e_kax;
+  logic [D-1:0]       e_ksign;
+  logic [D*NIB_W-1:0] e_kcode;
+  logic [D*8-1:0]     e_lut;  // D table values (int8 each)
+  logic [EST_W-1:0]   e_est;
+
+  attn_q4_row #(.D(D), .Q4_MAX(Q4_MAX), .TH_W(TH_W)) u_q4k (
+      .clk(clk), .en(est_en), .sign(e_ksign), .ax(e_kax), .thr(kthr), .zero(kzero),
+      .code(e_kcode));
+  attn_add_tree #(.N(D), .IW(8), .OW(EST_W)) u_est (
+      .clk(clk), .en(est_en), .in(e_lut), .out(e_est));
+
+  // the top-k insertion network: the new estimate goes after every kept entry that is >= it
+  // (those have lower indices, so ties go to the lower index); the entries behind move down
+  logic signed [EST_W-1:0] slot_est[MAX_K], nx_est[MAX_K];
+  logic [IDX_W-1:0]   slot_idx[MAX_K], nx_idx[MAX_K];
+  logic [MAX_K-1:0]   slot_v, nx_v, keep, here;
+  logic               ins_v, ins_first, ins_last;
+  assign ins_v = ev[E_EST];
+  assign ins_first = efirst[E_EST];
+  assign ins_last = elast[E_EST];
+  always_comb begin
+    for (int i = 0; i < MAX_K; i++) begin
+      keep[i] = slot_v[i] && !ins_first && slot_est[i] >= $signed(e_est);
+      here[i] = !keep[i] && (i == 0 || keep[(i == 0) ? 0 : i - 1]);
+      if (keep[i]) begin
+        nx_est[i] = slot_est[i];
+        nx_idx[i] = slot_idx[i];
+        nx_v[i] = 1'b1;
+      end else if (here[i]) begin
+        nx_est[i] = $signed(e_est);
+        nx_idx[i] = ej[E_EST];
+        nx_v[i] = 1'b1;
+      end else begin
+        nx_est[i] = slot_est[(i == 0) ? 0 : i - 1];
+        nx_idx[i] = slot_idx[(i == 0) ? 0 : i - 1];
+        nx_v[i] = !ins_first && slot_v[(i == 0) ? 0 : i - 1];
+      end
+    end
+  end
+
+  // the hand-off: the selection and Q row of the last estimated query
+  logic               res_full, x_take;
+  logic [IDX_W-1:0]   res_idx[MAX_K];
+  logic [D*8-1:0]     res_q;
+  assign est_en = !(ins_v && ins_last && res_full);
+  assign i_done = !ev[0] || elast[0];
+  assign q_take = est_en && i_done && qnext_v && kready;
+
+  // ---------------------------------------------------------------- exact unit
+  logic [2:0]         xs;
+  logic [K_W-1:0]     iss, wc;  // slots issued / completed in the current phase
+  logic [6:0]         cnt;
+  logic [IDX_W-1:0]   sel_idx[MAX_K];
+  logic [D*8-1:0]     xq;
+  logic               x_issue;
+  assign x_issue = iss != kk;
+
+  // DOT: address, K row, D products, adder tree, score requant
+  logic               d0_v;
+  logic [IDX_W-1:0]   d0_addr;
+  logic [SC_LAT-1:0]  dvp;
+  logic [D*8-1:0]     d_krow;
+  logic [D*P8_W-1:0]  d_prod;
+  logic [DOT_W-1:0]   d_dot;
   logic signed [SCORE_BITS-1:0] score_y, xmem[MAX_K], xmax;
-  logic [63:0]        emem[MAX_K];
-  logic [63:0]        total, recip;
-  logic [62:0]        rem;  // < total
+
+  attn_add_tree #(.N(D), .IW(P8_W), .OW(DOT_W)) u_dot (
+      .clk(clk), .en(1'b1), .in(d_prod), .out(d_dot));
+  requant #(.OUT_BITS(SCORE_BITS)) u_score (
+      .clk(clk), .en(1'b1), .acc(32'($signed(d_dot))), .bias(32'sd0), .mult(score_mult),
+      .shift(score_shift), .narrow(1'b0), .y(score_y));
+
+  // EXP: i-exp of x - max (sim/golden/nonlinear.py:int_exp), one stage per step
+  logic               e0_v;
+  logic [EX_LAT-1:0]  evp;
+  logic signed [SCORE_BITS-1:0] e_x;
+  logic [A_W:0]       e_a;            // max - x (>= 0), then clamped to q_cap
+  logic [CAP_W-1:0]   e_rem[Z_W+1];   // remainder of the division by q_ln2, step by step
+  logic [Z_W-1:0]     e_z[Z_W+1];
+  logic signed [T_W-1:0] e_t;
+  logic [Z_W-1:0]     e_zt, e_zs, e_zp;
+  logic signed [2*T_W-1:0] e_sq;
+  logic signed [POLY_W-1:0] e_poly;
+  logic [E_W-1:0]     e_e, emem[MAX_K];
+  logic [TOTAL_W-1:0] total;
+  logic [TOTAL_W+1:0] total3;
+
+  // DIV: radix-4 restoring division 2^RECIP_BITS / total
+  logic [DD_W-1:0]    dd;  // the quotient digit of this step
+  logic [TOTAL_W-1:0] rem;
+  logic [RECIP_W-1:0] recip;
+  logic [TOTAL_W+2:0] r4, r4m1, r4m2, r4m3;
+
+  // PV: e * recip, round, clip; the V row read meets p; p * v; accumulate
+  logic               p0_v, p0_first;
+  logic [E_W-1:0]     p0_e;
+  logic [IDX_W-1:0]   p_addr[MUL_LAT+2];
+  logic [PV_LAT-1:0]  pvp, pfirst;
+  logic [PP_W-1:0]    p_prod, p_round;
+  logic [PROB_BITS-1:0] p_p;
+  logic [D*8-1:0]     p_vrow;
+  logic signed [P8_W-1:0] p_pv[D];
   logic signed [31:0] acc[D];
   logic [D*8-1:0]     out_y;
 
-  logic k_fire, v_fire, q_fire;
-  assign s_axis_k_tready = state == S_LOAD && kcnt != len;
-  assign s_axis_v_tready = state == S_LOAD && vcnt != len;
-  assign s_axis_q_tready = state == S_QWAIT;
-  assign k_fire = s_axis_k_tvalid && s_axis_k_tready;
-  assign v_fire = s_axis_v_tvalid && s_axis_v_tready;
-  assign q_fire = s_axis_q_tvalid && s_axis_q_tready;
-
-  // the estimate of key row j against the current query's codes
-  logic signed [31:0] est_row;
-  always_comb begin
-    est_row = 32'sd0;
-    for (int i = 0; i < D; i++) begin
-      est_row = est_row + 32'(lut[{qcode[NIB_W*i +: NIB_W], q4(kmem[j[IDX_W-1:0]][8*i +: 8], kmax)}]);
-    end
-  end
-
-  // exact score of the key in slot s
-  logic signed [31:0] dot_row;
-  logic [D*8-1:0] krow_sel;
-  always_comb begin
-    krow_sel = kmem[slot_idx[s[SI_W-1:0]]];
-    dot_row = 32'sd0;
-    for (int i = 0; i < D; i++) begin
-      dot_row = dot_row + smul(32'($signed(qrow[8*i +: 8])), 32'($signed(krow_sel[8*i +: 8])));
-    end
-  end
-
-  requant #(.OUT_BITS(SCORE_BITS)) u_score (
-      .clk(clk), .en(1'b1), .acc(dot_r), .bias(32'sd0), .mult(score_mult),
-      .shift(score_shift), .narrow(1'b0), .y(score_y));
+  attn_mul #(.A_W(E_W), .B_W(RECIP_W), .OUT_W(PP_W), .A_CHUNK(MUL_A_CHUNK),
+             .B_CHUNK(MUL_B_CHUNK)) u_pmul (
+      .clk(clk), .en(1'b1), .a(p0_e), .b(recip), .p(p_prod));
 
   for (genvar i = 0; i < D; i++) begin : g_out
     requant #(.OUT_BITS(8)) u_out (
@@ -191,57 +330,137 @@ module sparse_attention #(
         .shift(out_shift), .narrow(1'b0), .y(out_y[8*i +: 8]));
   end
 
+  assign x_take = res_full && (xs == X_IDLE || (xs == X_SEND && m_axis_out_tready));
   assign m_axis_out_tdata = out_y;
-  assign m_axis_out_tvalid = state == S_SEND;
-  assign m_axis_out_tlast = qi == len - 1'b1;
+  assign m_axis_out_tvalid = xs == X_SEND;
+  assign m_axis_out_tlast = qout == len - 1'b1;
   always_comb begin
     for (int i = 0; i < MAX_K; i++) begin
-      m_axis_out_tuser[IDX_W*i +: IDX_W] = slot_v[i] ? slot_idx[i] : '0;  // unused slots: 0
+      m_axis_out_tuser[IDX_W*i +: IDX_W] = K_W'(i) < kk ? sel_idx[i] : '0;  // unused: 0
     end
   end
 
-  // the slot the new estimate goes to: after every kept entry that is >= it (those have
-  // lower indices, so ties go to the lower index); the entries behind it move down one
-  logic [MAX_K-1:0] keep_before, new_here;
-  logic signed [31:0] down_est[MAX_K];
-  logic [IDX_W-1:0]   down_idx[MAX_K];
-  logic [MAX_K-1:0]   down_v;
+  // division step operands
   always_comb begin
-    for (int i = 0; i < MAX_K; i++) keep_before[i] = slot_v[i] && slot_est[i] >= est_r;
-    new_here[0] = !keep_before[0];
-    down_est[0] = est_r;
-    down_idx[0] = est_j;
-    down_v[0] = 1'b1;
-    for (int i = 1; i < MAX_K; i++) begin
-      new_here[i] = !keep_before[i] && keep_before[i-1];
-      down_est[i] = slot_est[i-1];
-      down_idx[i] = slot_idx[i-1];
-      down_v[i] = slot_v[i-1];
+    r4 = {1'b0, rem, DIVIDEND[2*dd +: 2]};
+    r4m1 = r4 - (TOTAL_W + 3)'(total);
+    r4m2 = r4 - ((TOTAL_W + 3)'(total) << 1);
+    r4m3 = r4 - (TOTAL_W + 3)'(total3);
+  end
+
+  // ---------------------------------------------------------------- datapath registers
+  always_ff @(posedge clk) begin
+    // K row memories, and the K scale: abs, max tree, running max
+    if (k_fire) kmem[kcnt[IDX_W-1:0]] <= s_axis_k_tdata;
+    if (v_fire) vmem[vcnt[IDX_W-1:0]] <= s_axis_v_tdata;
+    ka_ax <= abs_row(s_axis_k_tdata);
+
+    // Q pipeline
+    if (q_en) begin
+      qrow_p[0] <= s_axis_q_tdata;
+      for (int s = 1; s <= Q_CODE; s++) qrow_p[s] <= qrow_p[s-1];
+      qax_p[1] <= abs_row(qrow_p[0]);
+      for (int s = 2; s <= TREE_LAT + 2; s++) qax_p[s] <= qax_p[s-1];
+      q_thr <= thresholds(q_m);
+      q_zero <= q_m == 8'd0;
+    end
+
+    // estimator pipeline
+    if (est_en) begin
+      for (int s = 1; s <= E_EST; s++) begin
+        ej[s] <= ej[s-1];
+        eqr[s] <= eqr[s-1];
+      end
+      for (int s = 1; s <= E_CODE; s++) eqc[s] <= eqc[s-1];
+      e_krow <= kmem[ej[0]];
+      e_kax <= abs_row(e_krow);
+      e_ksign <= sign_row(e_krow);
+      for (int i = 0; i < D; i++) begin
+        e_lut[8*i +: 8] <= lut[{eqc[E_CODE][NIB_W*i +: NIB_W], e_kcode[NIB_W*i +: NIB_W]}];
+      end
+      if (ins_v) begin
+        for (int i = 0; i < MAX_K; i++) begin
+          slot_est[i] <= nx_est[i];
+          slot_idx[i] <= nx_idx[i];
+        end
+        if (ins_last) begin
+          for (int i = 0; i < MAX_K; i++) res_idx[i] <= nx_idx[i];
+          res_q <= eqr[E_EST];
+        end
+      end
+    end
+
+    // exact unit: DOT
+    d_krow <= kmem[d0_addr];
+    for (int i = 0; i < D; i++) begin
+      d_prod[P8_W*i +: P8_W] <= P8_W'($signed(xq[8*i +: 8]) * $signed(d_krow[8*i +: 8]));
+    end
+    // EXP
+    e_a <= (A_W + 1)'(xmax) - (A_W + 1)'(e_x);
+    e_rem[0] <= CMP_W'(e_a) > CMP_W'(q_cap) ? q_cap : CAP_W'(e_a);  // SAT_EXP
+    e_z[0] <= '0;
+    for (int b = 0; b < Z_W; b++) begin
+      // step b: quotient bit Z_W-1-b of (max - x) / q_ln2
+      if (e_rem[b] >= (CAP_W'(q_ln2) << (Z_W - 1 - b))) begin
+        e_rem[b+1] <= e_rem[b] - (CAP_W'(q_ln2) << (Z_W - 1 - b));
+        e_z[b+1] <= e_z[b] | (Z_W'(1) << (Z_W - 1 - b));
+      end else begin
+        e_rem[b+1] <= e_rem[b];
+        e_z[b+1] <= e_z[b];
+      end
+    end
+    e_t <= $signed({1'b0, q_b}) - $signed({1'b0, e_rem[Z_W][Q_W-1:0]});
+    e_zt <= e_z[Z_W];
+    e_sq <= e_t * e_t;
+    e_zs <= e_zt;
+    e_poly <= POLY_W'(e_sq) + POLY_W'(q_c);
+    e_zp <= e_zs;
+    e_e <= E_W'(e_poly >>> e_zp);
+    // PV
+    p_round <= p_prod + (PP_W'(1) << (PROB_SHIFT - 1));
+    p_p <= (p_round >> PROB_SHIFT) > PP_W'(PROB_MAX) ? PROB_MAX : PROB_BITS'(p_round >> PROB_SHIFT);
+    for (int s = 1; s < MUL_LAT + 2; s++) p_addr[s] <= p_addr[s-1];
+    p_vrow <= vmem[p_addr[MUL_LAT+1]];
+    for (int i = 0; i < D; i++) begin
+      p_pv[i] <= P8_W'($signed({1'b0, p_p}) * $signed(p_vrow[8*i +: 8]));
     end
   end
 
-  // probability of slot s
-  logic [63:0] prob;
-  always_comb begin
-    prob = (emem[s[SI_W-1:0]] * recip + (64'd1 << (PROB_SHIFT - 1))) >> PROB_SHIFT;
-    if (prob > PROB_MAX) prob = PROB_MAX;
-  end
-
-  logic [D*8-1:0] vrow_sel;
-  assign vrow_sel = vmem[slot_idx[s[SI_W-1:0]]];
-
+  // ---------------------------------------------------------------- control
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      state <= S_IDLE;
+      tstate <= T_IDLE;
+      xs <= X_IDLE;
       busy <= 1'b0;
       done <= 1'b0;
-      est_v <= 1'b0;
+      km_v <= '0;
+      kready <= 1'b0;
+      qv <= '0;
+      ev <= '0;
+      res_full <= 1'b0;
+      d0_v <= 1'b0;
+      dvp <= '0;
+      e0_v <= 1'b0;
+      evp <= '0;
+      p0_v <= 1'b0;
+      pvp <= '0;
     end else begin
       done <= 1'b0;
-      if (state == S_EST) perf_estimate_cycles <= perf_estimate_cycles + 1;
-      if (state >= S_EXACT) perf_exact_cycles <= perf_exact_cycles + 1;
-      case (state)
-        S_IDLE: if (start) begin
+      if (ev[0] && est_en) perf_estimate_cycles <= perf_estimate_cycles + 1;
+      if (xs != X_IDLE) perf_exact_cycles <= perf_exact_cycles + 1;
+      q_cap <= CAP_W'(EXP_MAX_SHIFT) * CAP_W'(q_ln2);
+
+      // K scale: valid along abs and tree, then the running max and the thresholds
+      km_v <= (km_v << 1) | (TREE_LAT + 1)'(k_fire);
+      if (km_v[TREE_LAT] && km_out > kmax) kmax <= km_out;
+      if (tstate == T_RUN && !kready && km_v == '0) begin
+        kthr <= thresholds(kmax);
+        kzero <= kmax == 8'd0;
+        kready <= 1'b1;
+      end
+
+      case (tstate)
+        T_IDLE: if (start) begin
           busy <= 1'b1;
           len <= cfg_len;
           kk <= LEN_W'(cfg_k) > cfg_len ? K_W'(cfg_len) : cfg_k;  // min(k, L)
@@ -249,135 +468,328 @@ module sparse_attention #(
           score_shift <= cfg_score_shift;
           out_mult <= cfg_out_mult;
           out_shift <= cfg_out_shift;
-          q_ln2 <= 64'(cfg_exp_q_ln2);
-          q_b <= 64'(cfg_exp_q_b);
-          q_c <= 64'(cfg_exp_q_c);
+          q_ln2 <= cfg_exp_q_ln2[Q_W-1:0];
+          q_b <= cfg_exp_q_b[Q_W-1:0];
+          q_c <= cfg_exp_q_c;
           kcnt <= '0;
           vcnt <= '0;
-          qi <= '0;
+          qacc <= '0;
+          qout <= '0;
           kmax <= 8'd0;
+          kready <= 1'b0;
           perf_estimate_cycles <= '0;
           perf_exact_cycles <= '0;
-          state <= cfg_len == '0 ? S_IDLE : S_LOAD;
+          tstate <= cfg_len == '0 ? T_IDLE : T_LOAD;
           if (cfg_len == '0) begin
             busy <= 1'b0;
             done <= 1'b1;
           end
         end
-        S_LOAD: begin
-          if (k_fire) begin
-            kmem[kcnt[IDX_W-1:0]] <= s_axis_k_tdata;
-            if (row_absmax(s_axis_k_tdata) > kmax) kmax <= row_absmax(s_axis_k_tdata);
-            kcnt <= kcnt + 1'b1;
-          end
-          if (v_fire) begin
-            vmem[vcnt[IDX_W-1:0]] <= s_axis_v_tdata;
-            vcnt <= vcnt + 1'b1;
-          end
-          if ((kcnt == len || (k_fire && kcnt == len - 1'b1))
-              && (vcnt == len || (v_fire && vcnt == len - 1'b1))) state <= S_QWAIT;
+        T_LOAD: begin
+          if (k_fire) kcnt <= kcnt + 1'b1;
+          if (v_fire) vcnt <= vcnt + 1'b1;
+          if (k_last_beat && v_last_beat) tstate <= T_RUN;
         end
-        S_QWAIT: if (q_fire) begin
-          qrow <= s_axis_q_tdata;
-          for (int i = 0; i < D; i++) begin
-            qcode[NIB_W*i +: NIB_W] <= q4(s_axis_q_tdata[8*i +: 8], row_absmax(s_axis_q_tdata));
-          end
-          slot_v <= '0;
-          j <= '0;
-          state <= S_EST;
+        default: ;  // T_RUN: the units below; the last send ends the run
+      endcase
+
+      // Q pipeline valids
+      if (q_en) begin
+        qv <= {qv[Q_CODE-1:0], q_fire};
+        if (q_fire) qacc <= qacc + 1'b1;
+      end
+
+      // estimator: issue keys 0..L-1 of each query, back to back
+      if (est_en) begin
+        ev[E_EST:1] <= ev[E_EST-1:0];
+        efirst[E_EST:1] <= efirst[E_EST-1:0];
+        elast[E_EST:1] <= elast[E_EST-1:0];
+        if (!i_done) begin
+          ej[0] <= ej[0] + 1'b1;
+          efirst[0] <= 1'b0;
+          elast[0] <= LEN_W'(ej[0]) + LEN_W'(2) == len;
+        end else if (q_take) begin
+          ev[0] <= 1'b1;
+          ej[0] <= '0;
+          efirst[0] <= 1'b1;
+          elast[0] <= len == 1;
+          eqc[0] <= qnext_code;
+          eqr[0] <= qrow_p[Q_CODE];
+        end else begin
+          ev[0] <= 1'b0;
         end
-        S_EST: begin
-          // stage 1: estimate key j; stage 2: insert it
-          est_v <= j != len;
-          est_r <= est_row;
-          est_j <= j[IDX_W-1:0];
-          if (j != len) j <= j + 1'b1;
-          if (est_v) begin
-            for (int i = 0; i < MAX_K; i++) begin
-              if (new_here[i]) begin
-                slot_est[i] <= est_r;
-                slot_idx[i] <= est_j;
-                slot_v[i] <= 1'b1;
-              end else if (!keep_before[i]) begin
-                slot_est[i] <= down_est[i];
-                slot_idx[i] <= down_idx[i];
-                slot_v[i] <= down_v[i];
-              end
-            end
+        if (ins_v) slot_v <= nx_v;
+      end
+      if (est_en && ins_v && ins_last) res_full <= 1'b1;
+      else if (x_take) res_full <= 1'b0;
+
+      // exact unit pipelines' valids
+      dvp <= {dvp[SC_LAT-2:0], d0_v};
+      evp <= {evp[EX_LAT-2:0], e0_v};
+      pvp <= {pvp[PV_LAT-2:0], p0_v};
+      pfirst <= {pfirst[PV_LAT-2:0], p0_first};
+      d0_v <= 1'b0;
+      e0_v <= 1'b0;
+      p0_v <= 1'b0;
+      if (x_take) begin
+        for (int i = 0; i < MAX_K; i++) sel_idx[i] <= res_idx[i];
+        xq <= res_q;
+        iss <= '0;
+        wc <= '0;
+        xs <= X_DOT;
+      end
+      case (xs)
+        X_DOT: begin
+          if (x_issue) begin
+            d0_v <= 1'b1;
+            d0_addr <= sel_idx[iss[SI_W-1:0]];
+            iss <= iss + 1'b1;
           end
-          if (j == len) begin
-            state <= S_EXACT;
-            s <= '0;
-            cnt <= '0;
-          end
-        end
-        S_EXACT: begin
-          // issue slot s (dot register), collect slot cnt - RQ_LAT from the score lane
-          dot_r <= dot_row;
-          if (s != kk) s <= s + 1'b1;
-          cnt <= cnt + 1'b1;
-          if (cnt >= 7'(RQ_LAT)) begin
-            xmem[SI_W'(cnt - 7'(RQ_LAT))] <= score_y;
-            if (cnt == 7'(RQ_LAT) || score_y > xmax) xmax <= score_y;
-            if (K_W'(cnt - 7'(RQ_LAT)) == kk - 1'b1) begin
-              state <= S_EXP;
-              s <= '0;
+          if (dvp[SC_LAT-1]) begin
+            xmem[wc[SI_W-1:0]] <= score_y;
+            if (wc == '0 || score_y > xmax) xmax <= score_y;
+            wc <= wc + 1'b1;
+            if (wc == kk - 1'b1) begin
+              xs <= X_EXP;
+              iss <= '0;
+              wc <= '0;
               total <= '0;
             end
           end
         end
-        S_EXP: begin
-          emem[s[SI_W-1:0]] <= int_exp(64'(xmem[s[SI_W-1:0]]) - 64'(xmax), q_ln2, q_b, q_c);
-          total <= total + int_exp(64'(xmem[s[SI_W-1:0]]) - 64'(xmax), q_ln2, q_b, q_c);
-          s <= s + 1'b1;
-          if (s == kk - 1'b1) begin
-            state <= S_DIV;
-            cnt <= 7'(RECIP_BITS);
-            rem <= '0;
-            recip <= '0;
+        X_EXP: begin
+          if (x_issue) begin
+            e0_v <= 1'b1;
+            e_x <= xmem[iss[SI_W-1:0]];
+            iss <= iss + 1'b1;
+          end
+          if (evp[EX_LAT-1]) begin
+            emem[wc[SI_W-1:0]] <= e_e;
+            total <= total + TOTAL_W'(e_e);
+            wc <= wc + 1'b1;
+            if (wc == kk - 1'b1) begin
+              xs <= X_DIV;
+              cnt <= '0;
+            end
           end
         end
-        S_DIV: begin
-          // restoring division of 2^RECIP_BITS by total, quotient bit `cnt` per cycle
-          if ({rem, cnt == 7'(RECIP_BITS)} >= total) begin
-            rem <= 63'({rem, cnt == 7'(RECIP_BITS)} - total);
-            recip[cnt[5:0]] <= 1'b1;
-          end else begin
-            rem <= {rem[61:0], cnt == 7'(RECIP_BITS)};
-          end
-          cnt <= cnt - 1'b1;
-          if (cnt == '0) begin
-            state <= S_PV;
-            s <= '0;
-          end
-        end
-        S_PV: begin
-          for (int i = 0; i < D; i++) begin
-            acc[i] <= (s == '0 ? 32'sd0 : acc[i])
-                      + smul(32'(prob[PROB_BITS-1:0]), 32'($signed(vrow_sel[8*i +: 8])));
-          end
-          s <= s + 1'b1;
-          if (s == kk - 1'b1) begin
-            state <= S_OUT;
-            cnt <= '0;
-          end
-        end
-        S_OUT: begin
+        X_DIV: begin
+          // cycle 0: 3 * total and a clear remainder; then one quotient digit per cycle
           cnt <= cnt + 1'b1;
-          if (cnt == 7'(OUT_LAT)) state <= S_SEND;
+          if (cnt == '0) begin
+            total3 <= (TOTAL_W + 2)'(total) + ((TOTAL_W + 2)'(total) << 1);
+            rem <= '0;
+            dd <= DD_W'(NDIG - 1);
+          end else begin
+            if (!r4m3[TOTAL_W+2]) begin
+              rem <= TOTAL_W'(r4m3);
+              recip <= {recip[RECIP_W-3:0], 2'd3};
+            end else if (!r4m2[TOTAL_W+2]) begin
+              rem <= TOTAL_W'(r4m2);
+              recip <= {recip[RECIP_W-3:0], 2'd2};
+            end else if (!r4m1[TOTAL_W+2]) begin
+              rem <= TOTAL_W'(r4m1);
+              recip <= {recip[RECIP_W-3:0], 2'd1};
+            end else begin
+              rem <= TOTAL_W'(r4);
+              recip <= {recip[RECIP_W-3:0], 2'd0};
+            end
+            dd <= dd - 1'b1;
+            if (cnt == 7'(NDIG)) begin
+              xs <= X_PV;
+              iss <= '0;
+              wc <= '0;
+            end
+          end
         end
-        S_SEND: if (m_axis_out_tready) begin
-          qi <= qi + 1'b1;
-          if (qi == len - 1'b1) begin
-            state <= S_IDLE;
+        X_PV: begin
+          if (x_issue) begin
+            p0_v <= 1'b1;
+            p0_first <= iss == '0;
+            p0_e <= emem[iss[SI_W-1:0]];
+            p_addr[0] <= sel_idx[iss[SI_W-1:0]];
+            iss <= iss + 1'b1;
+          end
+          if (pvp[PV_LAT-1]) begin
+            for (int i = 0; i < D; i++) acc[i] <= (pfirst[PV_LAT-1] ? 32'sd0 : acc[i]) + 32'(p_pv[i]);
+            wc <= wc + 1'b1;
+            if (wc == kk - 1'b1) begin
+              xs <= X_OUT;
+              cnt <= '0;
+            end
+          end
+        end
+        X_OUT: begin
+          cnt <= cnt + 1'b1;
+          if (cnt == 7'(RQ_LAT - 1)) xs <= X_SEND;
+        end
+        X_SEND: if (m_axis_out_tready) begin
+          qout <= qout + 1'b1;
+          if (!x_take) xs <= X_IDLE;
+          if (qout == len - 1'b1) begin
+            tstate <= T_IDLE;
             busy <= 1'b0;
             done <= 1'b1;
-          end else begin
-            state <= S_QWAIT;
           end
         end
-        default: state <= S_IDLE;
+        default: ;
       endcase
     end
   end
 endmodule
+
+// Unsigned max of N W-bit values: a tree with one compare-select level per stage.
+/* verilator lint_off DECLFILENAME */
+module attn_max_tree #(
+    parameter int N = 8,
+    parameter int W = 8
+) (
+    input  logic           clk,
+    input  logic           en,
+    input  logic [N*W-1:0] in,
+    output logic [W-1:0]   out
+);
+  localparam int LV = attn_pkg::tree_latency(N);
+  localparam int NP = 1 << LV;
+  logic [W-1:0] leaf[NP];  // the inputs, padded with 0
+  always_comb begin
+    for (int i = 0; i < NP; i++) leaf[i] = i < N ? in[W*i +: W] : '0;
+  end
+  if (LV == 0) begin : g_wire
+    assign out = leaf[0];
+  end else begin : g_tree
+    logic [W-1:0] node[1:NP-1];  // node 1 is the root, node i's children are 2i and 2i + 1
+    logic [W-1:0] a[1:NP-1], b[1:NP-1];  // the children (the index guards keep dead
+    always_comb begin                        // branches inside the arrays)
+      for (int i = 1; i < NP; i++) begin
+        a[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i - NP : 0] : node[2 * i >= NP ? 1 : 2 * i];
+        b[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i + 1 - NP : 0]
+                           : node[2 * i >= NP ? 1 : 2 * i + 1];
+      end
+    end
+    always_ff @(posedge clk) begin
+      if (en) for (int i = 1; i < NP; i++) node[i] <= a[i] > b[i] ? a[i] : b[i];
+    end
+    always_comb out = node[1];
+  end
+endmodule
+
+// Signed sum of N IW-bit values in OW bits: a tree with one adder level per stage.
+module attn_add_tree #(
+    parameter int N = 8,
+    parameter int IW = 8,
+    parameter int OW = 16
+) (
+    input  logic           clk,
+    input  logic           en,
+    input  logic [N*IW-1:0] in,
+    output logic [OW-1:0]  out
+);
+  localparam int LV = attn_pkg::tree_latency(N);
+  localparam int NP = 1 << LV;
+  logic [OW-1:0] leaf[NP];  // the inputs, sign-extended, padded with 0
+  always_comb begin
+    for (int i = 0; i < NP; i++) leaf[i] = i < N ? OW'($signed(in[IW*i +: IW])) : '0;
+  end
+  if (LV == 0) begin : g_wire
+    assign out = leaf[0];
+  end else begin : g_tree
+    logic [OW-1:0] node[1:NP-1];  // node 1 is the root, node i's children are 2i and 2i + 1
+    logic [OW-1:0] a[1:NP-1], b[1:NP-1];  // the children (the index guards keep dead
+    always_comb begin                        // branches inside the arrays)
+      for (int i = 1; i < NP; i++) begin
+        a[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i - NP : 0] : node[2 * i >= NP ? 1 : 2 * i];
+        b[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i + 1 - NP : 0]
+                           : node[2 * i >= NP ? 1 : 2 * i + 1];
+      end
+    end
+    always_ff @(posedge clk) begin
+      if (en) for (int i = 1; i < NP; i++) node[i] <= a[i] + b[i];
+    end
+    always_comb out = node[1];
+  end
+endmodule
+
+// Unsigned A_W x B_W product modulo 2^OUT_W: A_CHUNK x B_CHUNK partial products (one DSP
+// each) in the first stage, then an adder tree over them, one level per stage.
+module attn_mul #(
+    parameter int A_W = 32,
+    parameter int B_W = 42,
+    parameter int OUT_W = 42,
+    parameter int A_CHUNK = 16,
+    parameter int B_CHUNK = 24
+) (
+    input  logic             clk,
+    input  logic             en,
+    input  logic [A_W-1:0]   a,
+    input  logic [B_W-1:0]   b,
+    output logic [OUT_W-1:0] p
+);
+  localparam int NA = (A_W + A_CHUNK - 1) / A_CHUNK;
+  localparam int NB = (B_W + B_CHUNK - 1) / B_CHUNK;
+  localparam int PW = A_CHUNK + B_CHUNK;
+  logic [NA*A_CHUNK-1:0] ax;
+  logic [NB*B_CHUNK-1:0] bx;
+  logic [NA*NB*OUT_W-1:0] pp;  // partial products, shifted into place
+  assign ax = (NA * A_CHUNK)'(a);
+  assign bx = (NB * B_CHUNK)'(b);
+  always_ff @(posedge clk) begin
+    if (en) begin
+      for (int i = 0; i < NA; i++) begin
+        for (int j = 0; j < NB; j++) begin
+          pp[OUT_W*(i*NB + j) +: OUT_W] <= OUT_W'(PW'(ax[A_CHUNK*i +: A_CHUNK])
+                                                  * PW'(bx[B_CHUNK*j +: B_CHUNK]))
+                                           << (i*A_CHUNK + j*B_CHUNK);
+        end
+      end
+    end
+  end
+  attn_add_tree #(.N(NA*NB), .IW(OUT_W), .OW(OUT_W)) u_sum (
+      .clk(clk), .en(en), .in(pp), .out(p));
+endmodule
+
+// quantize4 of a row by threshold compares (sim/golden/sparse_attention.py:quantize4):
+// |x'| = #{j : 2 Q4_MAX |x| >= (2j - 1) m}, 0 where m = 0. Three stages: the constant
+// multiple 2 Q4_MAX |x|, the Q4_MAX compares, the count with the sign applied.
+module attn_q4_row #(
+    parameter int D = 8,
+    parameter int Q4_MAX = 7,
+    parameter int TH_W = 11
+) (
+    input  logic                   clk,
+    input  logic                   en,
+    input  logic [D-1:0]           sign,
+    input  logic [D*8-1:0]         ax,    // |x| per lane
+    input  logic [Q4_MAX*TH_W-1:0] thr,   // (2j - 1) m, j = 1..Q4_MAX
+    input  logic                   zero,  // m = 0
+    output logic [D*4-1:0]         code
+);
+  logic [D*TH_W-1:0]     ax2;
+  logic [D-1:0]          sign1, sign2;
+  logic [Q4_MAX*TH_W-1:0] thr1;
+  logic                  zero1;
+  logic [Q4_MAX-1:0]     ge[D];
+  logic [3:0]            mag[D];
+  always_comb begin
+    for (int i = 0; i < D; i++) begin
+      mag[i] = '0;
+      for (int j = 0; j < Q4_MAX; j++) mag[i] = mag[i] + 4'(ge[i][j]);
+    end
+  end
+  always_ff @(posedge clk) begin
+    if (en) begin
+      for (int i = 0; i < D; i++) ax2[TH_W*i +: TH_W] <= TH_W'(2 * Q4_MAX) * TH_W'(ax[8*i +: 8]);
+      sign1 <= sign;
+      thr1 <= thr;
+      zero1 <= zero;
+      for (int i = 0; i < D; i++) begin
+        for (int j = 0; j < Q4_MAX; j++) begin
+          ge[i][j] <= !zero1 && ax2[TH_W*i +: TH_W] >= thr1[TH_W*j +: TH_W];
+        end
+      end
+      sign2 <= sign1;
+      for (int i = 0; i < D; i++) code[4*i +: 4] <= sign2[i] ? 4'(-mag[i]) : mag[i];
+    end
+  end
+endmodule
+/* verilator lint_on DECLFILENAME */

@@ -26,8 +26,10 @@ from sim.golden.sparse_attention import (
     sparse_attention_head,
     topk_count,
 )
+from sim.rtl.cycles import EXP_INT_BITS, rtl_localparam
 
 INT8_MAX = 127
+EXP_CONST_BITS = rtl_localparam("sparse_attention.sv", "Q_W")  # q_ln2 and q_b in the RTL
 RANDOM_SCALE = 0.05  # float scale of random int8 Q, K, V (scores of a few logits)
 
 
@@ -65,6 +67,14 @@ class AttentionParams:
                              f"{self.max_len}]")
         if not 1 <= case.k <= self.max_k:
             raise ValueError(f"case {case.name}: k={case.k} outside [1, {self.max_k}]")
+        e = case.quant.exp
+        const_max, out_max = 1 << EXP_CONST_BITS, 1 << EXP_INT_BITS
+        if not (0 < e.q_ln2 <= e.q_b < const_max and 0 <= e.q_c < 1 << 31
+                and e.out_max < out_max):
+            raise ValueError(f"case {case.name}: i-exp constants {e} do not fit the engine's "
+                             f"exp datapath (0 < q_ln2 <= q_b < {const_max}, 0 <= q_c < 2^31, "
+                             f"q_b^2 + q_c < {out_max}); derive them with ExpParams.derive "
+                             f"at SCORE_SCALE")
 
 
 @dataclass(frozen=True)

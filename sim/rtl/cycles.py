@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hw.config import DesignConfig
-from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
+from sim.golden.nonlinear import EXP_MAX_SHIFT, SOFTMAX_RECIP_BITS
 from sim.golden.sparse_attention import topk_count
 
 RTL_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl"
@@ -106,32 +106,86 @@ def spmm_utilization(length: int, nnzb_per_blockrow: Sequence[int], cfg: DesignC
     return spmm_macs(length, sum(nnzb_per_blockrow), cfg) / (cfg.bo * cfg.m * cycles)
 
 
-# hw/rtl/sparse_attention.sv, per query: accept Q (1), EST (L + 1: one key per cycle plus
-# the insertion stage), EXACT (k + SCORE_LATENCY), EXP (k), DIV (SOFTMAX_RECIP_BITS + 1
-# restoring steps), PV (k), OUT (OUT_LATENCY + 1), send (1).
-SCORE_LATENCY = 1 + REQUANT_LATENCY  # dot register + the requantization lane
-OUT_LATENCY = REQUANT_LATENCY
-QUERY_ACCEPT = 1
-ESTIMATE_DRAIN = 1
-SEND = 1
-ATTN_FIXED = (SCORE_LATENCY + SOFTMAX_RECIP_BITS + 1 + OUT_LATENCY + 1 + SEND)
+# hw/rtl/sparse_attention.sv: two units on consecutive queries. The estimator issues one
+# key per cycle, queries back to back; each key passes a pipeline of ATTN_EST_DEPTH stages
+# (K row read, abs, three quantize4 stages, table read, adder tree) to the insertion
+# network. The exact unit takes a query's selection when the estimator hands it over and
+# runs DOT, EXP, DIV, PV, OUT and SEND; the estimator stalls only when it would hand over
+# a query while the previous hand-over has not been taken. The stage counts below are the
+# RTL's localparams (Q_CODE, E_EST, SC_LAT, EX_LAT, PV_LAT, NDIG, MUL_LAT).
+QUANT4_STAGES = 3  # attn_q4_row: 2 Q4_MAX |x|, threshold compares, count and sign
+EXP_INT_BITS = rtl_localparam("sparse_attention.sv", "E_W")  # the i-exp outputs
+MUL_A_CHUNK = rtl_localparam("sparse_attention.sv", "MUL_A_CHUNK")  # attn_mul partial
+MUL_B_CHUNK = rtl_localparam("sparse_attention.sv", "MUL_B_CHUNK")  # products, a DSP each
+EXP_MAX_SHIFT_BITS = EXP_MAX_SHIFT.bit_length()  # Z_W: restoring steps of (max - x) / q_ln2
+RECIP_DIGITS = (SOFTMAX_RECIP_BITS + 2) // 2  # NDIG: radix-4 digits of 2^RECIP_BITS / sum
+ATTN_SEND = 1
+
+
+def tree_latency(n: int) -> int:
+    """attn_pkg::tree_latency: registered levels of an adder or max tree over n inputs."""
+    return max(0, (n - 1).bit_length())
+
+
+def _mul_latency(a_bits: int, b_bits: int) -> int:
+    """attn_pkg::mul_latency: the partial products, then their adder tree."""
+    parts = -(-a_bits // MUL_A_CHUNK) * -(-b_bits // MUL_B_CHUNK)
+    return 1 + tree_latency(parts)
+
+
+def attention_pipeline(head_dim: int) -> dict[str, int]:
+    """The engine's pipeline depths for head dimension `head_dim` (the RTL's localparams)."""
+    if head_dim < 1:
+        raise ValueError(f"head_dim must be >= 1, got {head_dim}")
+    tree = tree_latency(head_dim)
+    mul = _mul_latency(EXP_INT_BITS, 2 * RECIP_DIGITS)
+    return {
+        "q_code": 2 + tree + QUANT4_STAGES,      # Q accept, abs, max tree, thresholds, q4
+        "est_depth": 2 + QUANT4_STAGES + 1 + tree,  # key read, abs, q4, table read, tree
+        "score": 2 + tree + REQUANT_LATENCY,     # K read, products, tree, requant
+        "exp": 6 + EXP_MAX_SHIFT_BITS,           # sub, clamp, division steps, t, t^2, + q_c, >>
+        "div": 1 + RECIP_DIGITS,                 # 3 x sum, then one radix-4 digit per cycle
+        "pv": mul + 3,                           # e * recip, round, clip (V read), p * v
+        "out": REQUANT_LATENCY,
+    }
+
+
+def attention_query_cycles(length: int, k: int, head_dim: int) -> int:
+    """The exact unit's cycles per query (take to send): DOT, EXP and PV issue one kept
+    key per cycle and wait one cycle past their pipeline, then DIV, OUT and SEND."""
+    p = attention_pipeline(head_dim)
+    kept = topk_count(length, k=k)
+    return (3 * (kept + 1) + p["score"] + p["exp"] + p["pv"] + p["div"] + p["out"]
+            + ATTN_SEND)
 
 
 def attention_estimate_cycles(length: int) -> int:
-    """Cycles the engine spends estimating and selecting (its EST state), all queries."""
-    return length * (length + ESTIMATE_DRAIN)
+    """Keys the estimator issues, all queries (its perf counter): L per query."""
+    return length * length
 
 
-def attention_exact_cycles(length: int, k: int) -> int:
-    """Cycles of the exact part (scores, softmax, V), all queries: linear in L for fixed k."""
-    return length * (3 * topk_count(length, k=k) + ATTN_FIXED)
+def attention_exact_cycles(length: int, k: int, head_dim: int) -> int:
+    """Cycles the exact unit is busy, all queries: linear in L for a fixed k."""
+    return length * attention_query_cycles(length, k, head_dim)
 
 
-def attention_cycles(length: int, k: int) -> int:
+def attention_cycles(length: int, k: int, head_dim: int) -> int:
     """Cycles of one sparse_attention run (one head), counted like spmm_cycles: from the
-    first accepted K beat to the last output beat, ideal streams. K and V load in L cycles
-    (in parallel), then each query costs QUERY_ACCEPT + estimate + exact part."""
+    first accepted K beat to the last output beat, ideal streams.
+
+    K and V load in L cycles (side by side). Query i's last key reaches the insertion
+    network at a[i], the exact unit takes its selection at t[i] and sends at t[i] + X:
+        a[0] = 2L + 1 + q_code + est_depth        (load, Q pipeline, L keys, key pipeline)
+        a[i] = max(a[i-1] + L, t[i-1] + 1)         (the estimator waits for the hand-over)
+        t[i] = max(a[i] + 1, t[i-1] + X)           (X = attention_query_cycles)
+    which solves to  cycles = t[L-1] + X + 1 = a[0] + 2 + X + (L-1) * max(L, X):
+    every query after the first costs the larger of the estimate (L) and the exact part.
+    """
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
-    return (length + length * QUERY_ACCEPT + attention_estimate_cycles(length)
-            + attention_exact_cycles(length, k))
+    if length == 0:
+        return 0
+    p = attention_pipeline(head_dim)
+    x = attention_query_cycles(length, k, head_dim)
+    first_handover = 2 * length + 1 + p["q_code"] + p["est_depth"]
+    return first_handover + 2 + x + (length - 1) * max(length, x)
