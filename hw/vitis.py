@@ -119,7 +119,7 @@ def link_plan(cfg: Any, density: float = 0.2) -> dict[str, Any]:
     engines into the SLRs' kernel shares. When they all sit in one SLR the compute unit
     is pinned there (`slr=`); when they need several, one compute unit cannot be pinned
     to one SLR, so no `slr=` is written and the link places it across the SLRs named
-    (the memory ports stay on the banks `hw.render.memory_plan` chose).
+    (`banks`: the memory banks of those SLRs, for the ports to stay local).
     """
     from boards.loader import load_board
     from hw.perf.model import build_design, floorplan
@@ -133,8 +133,8 @@ def link_plan(cfg: Any, density: float = 0.2) -> dict[str, Any]:
     per_slr = {s.slr: {"pe_groups": s.groups, "attention_engines": s.attention_engines}
                for s in used}
     clock = math.floor(design.clock["mhz"])  # capped by the slowest engine's logic depth
-    if len(used) == 1:
-        return {"slr": used[0].slr, "spans": [used[0].slr], "per_slr": per_slr,
-                "pe_groups": design.groups, "clock_mhz": clock}
-    return {"slr": None, "spans": [s.slr for s in used], "per_slr": per_slr,
-            "pe_groups": design.groups, "clock_mhz": clock}
+    spans = [s.slr for s in used]
+    banks = [b.name for b in board.memory if b.slr in spans]  # for the ports: local banks
+    return {"slr": spans[0] if len(spans) == 1 else None, "spans": spans,
+            "per_slr": per_slr, "pe_groups": design.groups, "clock_mhz": clock,
+            "banks": banks}

@@ -13,6 +13,7 @@ the slowest engine's measured logic depth supports. Every figure is modeled, nev
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +193,14 @@ def max_groups(cfg: DesignConfig, board: Any, placement: Placement) -> int:
 def design_clock(cfg: DesignConfig) -> dict[str, Any]:
     """The clock latency figures use: the config's, capped by the slowest RTL engine's
     supported clock (hw.perf.synth_model); says which bound it is."""
+    from hw.perf.synth_model import CALIBRATION_FILE
+
+    stamp = CALIBRATION_FILE.stat().st_mtime_ns if CALIBRATION_FILE.is_file() else 0
+    return dict(_design_clock(cfg, stamp))
+
+
+@functools.lru_cache(maxsize=64)
+def _design_clock(cfg: DesignConfig, stamp: int) -> dict[str, Any]:
     from hw.perf.synth_model import supported_clock
 
     sup = supported_clock(cfg)

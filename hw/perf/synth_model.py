@@ -151,11 +151,17 @@ class EngineFit:
 
 
 def load_calibration(path: Path | None = None) -> dict[str, Any]:
+    """The calibration data (parsed once per file version: the clock asks often)."""
     path = path or CALIBRATION_FILE
     if not path.is_file():
         raise CalibrationError(f"{path}: no calibration data; make it with "
                                "`python benchmarks/synth.py --calibrate`")
-    return json.loads(path.read_text())
+    return _parse(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse(path: str, mtime_ns: int) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
 
 
 def measured(row: dict[str, Any]) -> dict[str, float]:
@@ -180,11 +186,19 @@ def fit_engine(engine: str, rows: list[dict[str, Any]], yosys: str = "") -> Engi
     return EngineFit(engine, coefs, len(rows), yosys)
 
 
-@lru_cache(maxsize=4)
 def engine_fit(engine: str, path: Path | None = None) -> EngineFit:
     """The committed fit for one engine (fitted on its non-held-out points)."""
-    data = load_calibration(path)
+    path = path or CALIBRATION_FILE
+    load_calibration(path)  # the error when it is missing
+    return _fit(engine, str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _fit(engine: str, path: str, mtime_ns: int) -> EngineFit:
+    data = _parse(path, mtime_ns)
     rows = [row for row in data.get("points", {}).get(engine, []) if not row.get("held_out")]
+    if not rows:
+        raise CalibrationError(f"{path}: no calibration points for {engine}")
     return fit_engine(engine, rows, data.get("yosys", ""))
 
 
