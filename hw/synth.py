@@ -356,7 +356,7 @@ def synthesize(name: str, parameters: dict[str, int], *, quiet: bool = False,
         "figures": "measured: Yosys netlist counts; clock modeled from its depth "
                    "(hw.synth_timing)",
         "yosys": meta["yosys"], "script": meta["script"], "cached": meta["cached"],
-        "rtl_sha": meta.get("rtl_sha", ""),
+        "rtl_sha": meta.get("rtl_sha") or sources_hash(engine, rtl_dir),
         "yosys_seconds": meta["seconds"], "counts": counts, "cells": meta["cells"],
         "timing": path.to_dict(), "fmax_mhz": round(path.fmax_mhz, 1),
     }
