@@ -66,34 +66,30 @@ struct seq_job {
 
 // ---- moving sequences between streams and on-chip buffers ----------------------------------
 
-// Beat i of a sequence of W-wide tokens: its token and the first element it carries.
-template <class CFG, int W>
-inline void beat_place(int i, int& t, int& e) {
-#pragma HLS INLINE
-  const int BPT = W / beat<CFG>::LANES;  // a constant: shifts when a power of two
-  t = i / BPT;
-  e = (i % BPT) * beat<CFG>::LANES;
-}
-
 template <class CFG>
 inline act_t beat_lane(const typename beat<CFG>::type& b, int l) {
 #pragma HLS INLINE
   return act_t(b.range(ACT_BITS * l + ACT_BITS - 1, ACT_BITS * l));
 }
 
+// The sequence loops below are perfect nests (tokens, beats of a token) that Vitis flattens
+// into one II=1 pipeline; the beat's place is the pair of counters, so no division.
+
 // A sequence of L tokens x W int8 from beats into a [MAX_L][W/G][G] buffer (G-wide words).
 template <class CFG, int W, int G>
 void read_seq(hls::stream<typename beat<CFG>::type>& in, int L, act_t buf[CFG::MAX_L][W / G][G]) {
-beats:
-  for (int i = 0; i < L * (W / beat<CFG>::LANES); ++i) {
+  const int LANES = beat<CFG>::LANES;
+tokens:
+  for (int t = 0; t < L; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::MAX_L
+  beats:
+    for (int c = 0; c < W / LANES; ++c) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = W / beat<CFG>::LANES max = CFG::MAX_L * W / beat<CFG>::LANES
-    const typename beat<CFG>::type b = in.read();
-    int t, e;
-    beat_place<CFG, W>(i, t, e);
-    for (int l = 0; l < beat<CFG>::LANES; ++l) {
+      const typename beat<CFG>::type b = in.read();
+      for (int l = 0; l < LANES; ++l) {
 #pragma HLS UNROLL
-      buf[t][(e + l) / G][(e + l) % G] = beat_lane<CFG>(b, l);
+        buf[t][(c * LANES + l) / G][(c * LANES + l) % G] = beat_lane<CFG>(b, l);
+      }
     }
   }
 }
@@ -102,17 +98,19 @@ beats:
 template <class CFG, int W, int G>
 void read_fwd_seq(hls::stream<typename beat<CFG>::type>& in, int L,
                   act_t buf[CFG::MAX_L][W / G][G], hls::stream<typename beat<CFG>::type>& fwd) {
-beats:
-  for (int i = 0; i < L * (W / beat<CFG>::LANES); ++i) {
+  const int LANES = beat<CFG>::LANES;
+tokens:
+  for (int t = 0; t < L; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::MAX_L
+  beats:
+    for (int c = 0; c < W / LANES; ++c) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = W / beat<CFG>::LANES max = CFG::MAX_L * W / beat<CFG>::LANES
-    const typename beat<CFG>::type b = in.read();
-    fwd.write(b);
-    int t, e;
-    beat_place<CFG, W>(i, t, e);
-    for (int l = 0; l < beat<CFG>::LANES; ++l) {
+      const typename beat<CFG>::type b = in.read();
+      fwd.write(b);
+      for (int l = 0; l < LANES; ++l) {
 #pragma HLS UNROLL
-      buf[t][(e + l) / G][(e + l) % G] = beat_lane<CFG>(b, l);
+        buf[t][(c * LANES + l) / G][(c * LANES + l) % G] = beat_lane<CFG>(b, l);
+      }
     }
   }
 }
@@ -122,19 +120,20 @@ template <class CFG, int W, int G>
 void write_seq(const act_t buf[CFG::MAX_L][W / G][G], int L,
                hls::stream<typename beat<CFG>::type>& out) {
   const int LANES = beat<CFG>::LANES;
-beats:
-  for (int i = 0; i < L * (W / LANES); ++i) {
+tokens:
+  for (int t = 0; t < L; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::MAX_L
+  beats:
+    for (int c = 0; c < W / LANES; ++c) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = W / beat<CFG>::LANES max = CFG::MAX_L * W / beat<CFG>::LANES
-    int t, e;
-    beat_place<CFG, W>(i, t, e);
-    typename beat<CFG>::type b = 0;
-    for (int l = 0; l < LANES; ++l) {
+      typename beat<CFG>::type b = 0;
+      for (int l = 0; l < LANES; ++l) {
 #pragma HLS UNROLL
-      b.range(ACT_BITS * l + ACT_BITS - 1, ACT_BITS * l) =
-          ap_uint<ACT_BITS>(buf[t][(e + l) / G][(e + l) % G]);
+        b.range(ACT_BITS * l + ACT_BITS - 1, ACT_BITS * l) =
+            ap_uint<ACT_BITS>(buf[t][(c * LANES + l) / G][(c * LANES + l) % G]);
+      }
+      out.write(b);
     }
-    out.write(b);
   }
 }
 
@@ -142,30 +141,35 @@ beats:
 template <class CFG, int W>
 void forward_seq(hls::stream<typename beat<CFG>::type>& in, int L,
                  hls::stream<typename beat<CFG>::type>& out) {
-copy:
-  for (int i = 0; i < L * (W / beat<CFG>::LANES); ++i) {
+tokens:
+  for (int t = 0; t < L; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::MAX_L
+  beats:
+    for (int c = 0; c < W / beat<CFG>::LANES; ++c) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = W / beat<CFG>::LANES max = CFG::MAX_L * W / beat<CFG>::LANES
-    out.write(in.read());
+      out.write(in.read());
+    }
   }
 }
 
 // Q, K or V beats into one buffer per head: [head][token][d]. LANES divides HEAD_DIM, so a
-// beat lies inside one head.
+// beat lies inside one head: the counters (token, head, beat of the head) place it.
 template <class CFG>
 void read_heads(hls::stream<typename beat<CFG>::type>& in, int L,
                 act_t buf[CFG::HEADS][CFG::MAX_L][CFG::HEAD_DIM]) {
-beats:
-  for (int i = 0; i < L * (CFG::HIDDEN / beat<CFG>::LANES); ++i) {
+  const int LANES = beat<CFG>::LANES, BPH = CFG::HEAD_DIM / LANES;
+tokens:
+  for (int t = 0; t < L; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::MAX_L
+  beats:
+    for (int c = 0; c < CFG::HEADS * BPH; ++c) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = CFG::HIDDEN / beat<CFG>::LANES max = CFG::MAX_L * CFG::HIDDEN / beat<CFG>::LANES
-    const typename beat<CFG>::type b = in.read();
-    int t, e;
-    beat_place<CFG, CFG::HIDDEN>(i, t, e);
-    const int h = e / CFG::HEAD_DIM, d = e % CFG::HEAD_DIM;
-    for (int l = 0; l < beat<CFG>::LANES; ++l) {
+      const typename beat<CFG>::type b = in.read();
+      const int h = c / BPH, d = (c % BPH) * LANES;  // BPH: a power of two in practice
+      for (int l = 0; l < LANES; ++l) {
 #pragma HLS UNROLL
-      buf[h][t][d + l] = beat_lane<CFG>(b, l);
+        buf[h][t][d + l] = beat_lane<CFG>(b, l);
+      }
     }
   }
 }
@@ -173,19 +177,21 @@ beats:
 template <class CFG>
 void write_heads(const act_t buf[CFG::HEADS][CFG::MAX_L][CFG::HEAD_DIM], int L,
                  hls::stream<typename beat<CFG>::type>& out) {
-beats:
-  for (int i = 0; i < L * (CFG::HIDDEN / beat<CFG>::LANES); ++i) {
+  const int LANES = beat<CFG>::LANES, BPH = CFG::HEAD_DIM / LANES;
+tokens:
+  for (int t = 0; t < L; ++t) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::MAX_L
+  beats:
+    for (int c = 0; c < CFG::HEADS * BPH; ++c) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = CFG::HIDDEN / beat<CFG>::LANES max = CFG::MAX_L * CFG::HIDDEN / beat<CFG>::LANES
-    int t, e;
-    beat_place<CFG, CFG::HIDDEN>(i, t, e);
-    const int h = e / CFG::HEAD_DIM, d = e % CFG::HEAD_DIM;
-    typename beat<CFG>::type b = 0;
-    for (int l = 0; l < beat<CFG>::LANES; ++l) {
+      const int h = c / BPH, d = (c % BPH) * LANES;
+      typename beat<CFG>::type b = 0;
+      for (int l = 0; l < LANES; ++l) {
 #pragma HLS UNROLL
-      b.range(ACT_BITS * l + ACT_BITS - 1, ACT_BITS * l) = ap_uint<ACT_BITS>(buf[h][t][d + l]);
+        b.range(ACT_BITS * l + ACT_BITS - 1, ACT_BITS * l) = ap_uint<ACT_BITS>(buf[h][t][d + l]);
+      }
+      out.write(b);
     }
-    out.write(b);
   }
 }
 
@@ -501,6 +507,7 @@ template <class CFG>
 void encoder_layer(const typename beat<CFG>::type* src, const seq_job* jobs, int n,
                    const layer_store<CFG>& w, typename beat<CFG>::type* dst) {
 #pragma HLS DATAFLOW
+#pragma HLS DISAGGREGATE variable = w
   typedef typename beat<CFG>::type beat_t;
   job_stream j0("j0"), j1("j1"), j2("j2"), j3("j3"), j4("j4"), j5("j5");
   hls::stream<beat_t> x0("x0"), x1("x1"), x2("x2"), q("q"), k("k"), v("v"), ctx("ctx");

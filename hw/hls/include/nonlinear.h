@@ -158,7 +158,7 @@ digits:
     root <<= 1;
     if (rem >= trial) {
       rem -= trial;
-      root |= 1;
+      root[0] = 1;
     }
   }
   return wide_t(root);

@@ -74,9 +74,25 @@ void quantize4_row(const act_t x[D], mag_t m, q4_t out[D]) {
   }
 }
 
+// One copy of the 256-entry product table per lane d, so that the D lookups of a cycle go
+// to D separate ROMs (a single table has two ports). Filled at the start of a head, 256
+// cycles; each engine has its own copies.
+template <int D>
+void lut_copies(lut_t lut[D][LUT_SIZE]) {
+fill:
+  for (int a = 0; a < LUT_SIZE; ++a) {
+#pragma HLS PIPELINE II = 1
+    for (int d = 0; d < D; ++d) {
+#pragma HLS UNROLL
+      lut[d][a] = ESTIMATE_LUT[a];
+    }
+  }
+}
+
 // est[j] = sum_d LUT[q4[d], k4[j][d]]: one query row against L keys, D lookups a cycle.
 template <int MAX_L, int D>
-void estimate_row(const q4_t q4[D], const q4_t k4[MAX_L][D], int L, est_t est[MAX_L]) {
+void estimate_row(const lut_t lut[D][LUT_SIZE], const q4_t q4[D], const q4_t k4[MAX_L][D],
+                  int L, est_t est[MAX_L]) {
 keys:
   for (int j = 0; j < L; ++j) {
 #pragma HLS PIPELINE II = 1
@@ -87,7 +103,7 @@ keys:
 #pragma HLS UNROLL
       const int addr = (int(ap_uint<NIBBLE_BITS>(q4[d])) << NIBBLE_BITS) |
                        int(ap_uint<NIBBLE_BITS>(k4[j][d]));
-      s += lut_t(ESTIMATE_LUT[addr]);  // the 256-entry product table
+      s += lut[d][addr];  // lane d's copy of the 256-entry product table
     }
     est[j] = s;
   }
@@ -134,6 +150,9 @@ template <int MAX_L, int MAX_K, int D>
 void attention_head(const act_t q[MAX_L][D], const act_t k[MAX_L][D], const act_t v[MAX_L][D],
                     int L, int kk, const attn_quant& aq, act_t out[MAX_L][D]) {
 #pragma HLS INLINE off
+  lut_t lut[D][LUT_SIZE];
+#pragma HLS ARRAY_PARTITION variable = lut complete dim = 1
+  lut_copies<D>(lut);
   q4_t k4[MAX_L][D];
 #pragma HLS ARRAY_RESHAPE variable = k4 complete dim = 2
   mag_t mk = 0;
@@ -164,7 +183,7 @@ queries:
     quantize4_row<D>(qr, row_absmax<D>(qr), q4);
     est_t est[MAX_L];
     int idx[MAX_K];
-    estimate_row<MAX_L, D>(q4, k4, L, est);
+    estimate_row<MAX_L, D>(lut, q4, k4, L, est);
     select_topk<MAX_L, MAX_K>(est, L, kk, idx);
     score_t x[MAX_K];
   exact:

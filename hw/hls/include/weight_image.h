@@ -24,65 +24,86 @@ struct block_record {
   static const int WORDS = BYTES >= MEM_BYTES ? BYTES / MEM_BYTES : 1;     // words a record
 };
 
-// n int32 from byte offset `off` (a multiple of 4) into dst, one per cycle, a word read every
-// WORD_I32 entries.
+// n int32 from byte offset `off` (a multiple of 4) into dst[0..n): the words that hold them
+// are read front to back, one unconditional read per outer iteration (the form Vitis turns
+// into a burst), and their WORD_I32 lanes are written one per cycle.
 template <class T>
 void load_i32(const mem_word_t* image, int off, int n, T* dst) {
-  const int first = off / 4;
-  mem_word_t w = 0;
+  const int first = off / 4, w0 = first / WORD_I32, lane0 = first % WORD_I32;
+  const int n_words = (lane0 + n + WORD_I32 - 1) / WORD_I32;
 words:
-  for (int i = 0; i < n; ++i) {
+  for (int wi = 0; wi < n_words; ++wi) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 256
+    const mem_word_t w = image[w0 + wi];
+  lanes:
+    for (int lane = 0; lane < WORD_I32; ++lane) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4096
-    const int e = first + i, lane = e % WORD_I32;
-    if (i == 0 || lane == 0) w = image[e / WORD_I32];
-    dst[i] = T(ap_int<32>(w.range(32 * lane + 31, 32 * lane)));
+      const int i = wi * WORD_I32 + lane - lane0;
+      if (i >= 0 && i < n) dst[i] = T(ap_int<32>(w.range(32 * lane + 31, 32 * lane)));
+    }
   }
 }
 
 // The same into a [rows][BO] array (the per-row constants of a block-row's Bo PEs).
 template <class CFG, class T, int ROWS>
 void load_rows(const mem_word_t* image, int off, T dst[ROWS][CFG::BO]) {
-  const int first = off / 4;
-  mem_word_t w = 0;
-words:
+  T flat[ROWS * CFG::BO];
+  load_i32(image, off, ROWS * CFG::BO, flat);
+rows:
   for (int i = 0; i < ROWS * CFG::BO; ++i) {
 #pragma HLS PIPELINE II = 1
-    const int e = first + i, lane = e % WORD_I32;
-    if (i == 0 || lane == 0) w = image[e / WORD_I32];
-    dst[i / CFG::BO][i % CFG::BO] = T(ap_int<32>(w.range(32 * lane + 31, 32 * lane)));
+    dst[i / CFG::BO][i % CFG::BO] = flat[i];
   }
 }
 
-// nnzb block records from byte offset `off` (word-aligned) into the PE banks of `bank`.
+// Unpack one record (values, then indices) into block b of the PE banks.
+template <class CFG, int OUT, int IN>
+void store_record(const ap_uint<block_record<CFG>::BYTES * 8>& rec, int b,
+                  hp_bank<CFG, OUT, IN>& bank) {
+#pragma HLS INLINE
+  const int PL = CFG::BO * CFG::M;
+  for (int l = 0; l < PL; ++l) {
+#pragma HLS UNROLL
+    bank.val[b][l] = wgt_t(rec.range(8 * l + 7, 8 * l));
+    bank.idx[b][l] = rec.range(8 * (PL + l) + 7, 8 * (PL + l));
+  }
+}
+
+// nnzb block records from byte offset `off` (word-aligned) into the PE banks of `bank`:
+// one unconditional sequential word read per iteration, one record stored per cycle.
 template <class CFG, int OUT, int IN>
 void load_blocks(const mem_word_t* image, int off, int nnzb, hp_bank<CFG, OUT, IN>& bank) {
   typedef block_record<CFG> R;
-  const int PL = CFG::BO * CFG::M, RB = R::BYTES * 8;
+  const int RB = R::BYTES * 8;
   const int first = off / MEM_BYTES;
-  mem_word_t w = 0;
-  ap_uint<RB> rec = 0;
-records:
-  for (int i = 0; i < nnzb * R::WORDS; ++i) {
+  if (R::WORDS > 1) {  // a record spans WORDS words: assemble it, one word a cycle
+    ap_uint<RB> rec = 0;
+    int b = 0, part = 0;
+  record_words:
+    for (int i = 0; i < nnzb * R::WORDS; ++i) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 0 max = hp_bank<CFG, OUT, IN>::MAX_NNZB * block_record<CFG>::WORDS
-    int b, slot;
-    if (R::WORDS > 1) {  // a record spans words: assemble it, one word a cycle
-      b = i / R::WORDS;
-      const int part = i % R::WORDS;
-      rec.range(MEM_BITS * part + MEM_BITS - 1, MEM_BITS * part) =
-          image[first + i].range(MEM_BITS - 1, 0);
-      if (part != R::WORDS - 1) continue;
-    } else {  // PER_WORD records in each word
-      b = i;
-      slot = i % R::PER_WORD;
-      if (slot == 0) w = image[first + i / R::PER_WORD];
-      rec = w.range(RB * slot + RB - 1, RB * slot);
+      rec.range(MEM_BITS * part + MEM_BITS - 1, MEM_BITS * part) = image[first + i];
+      if (part == R::WORDS - 1) {
+        store_record<CFG, OUT, IN>(rec, b, bank);
+        ++b;
+        part = 0;
+      } else {
+        ++part;
+      }
     }
-    for (int l = 0; l < PL; ++l) {
-#pragma HLS UNROLL
-      bank.val[b][l] = wgt_t(rec.range(8 * l + 7, 8 * l));
-      bank.idx[b][l] = rec.range(8 * (PL + l) + 7, 8 * (PL + l));
+  } else {  // PER_WORD records in each word
+    const int n_words = (nnzb + R::PER_WORD - 1) / R::PER_WORD;
+  words:
+    for (int wi = 0; wi < n_words; ++wi) {
+#pragma HLS LOOP_TRIPCOUNT min = 0 max = hp_bank<CFG, OUT, IN>::MAX_NNZB / block_record<CFG>::PER_WORD + 1
+      const mem_word_t w = image[first + wi];
+    slots:
+      for (int s = 0; s < R::PER_WORD; ++s) {
+#pragma HLS PIPELINE II = 1
+        const int b = wi * R::PER_WORD + s;
+        if (b < nnzb) store_record<CFG, OUT, IN>(ap_uint<RB>(w.range(RB * s + RB - 1, RB * s)), b, bank);
+      }
     }
   }
 }

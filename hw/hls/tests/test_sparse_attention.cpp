@@ -41,10 +41,12 @@ void sbf_test_estimate_select(const int8_t* q4, const int8_t* k4, int L, int kk,
       qc[r][c] = q4[r * UNIT_D + c];
       kc[r][c] = k4[r * UNIT_D + c];
     }
+  static sbf::lut_t lut[UNIT_D][sbf::LUT_SIZE];
+  sbf::lut_copies<UNIT_D>(lut);
   for (int i = 0; i < L; ++i) {
     sbf::est_t e[UNIT_MAX_L];
     int sel[UNIT_MAX_K];
-    sbf::estimate_row<UNIT_MAX_L, UNIT_D>(qc[i], kc, L, e);
+    sbf::estimate_row<UNIT_MAX_L, UNIT_D>(lut, qc[i], kc, L, e);
     sbf::select_topk<UNIT_MAX_L, UNIT_MAX_K>(e, L, kk, sel);
     for (int j = 0; j < L; ++j) est[i * L + j] = e[j].to_int();
     for (int j = 0; j < kk; ++j) idx[i * kk + j] = sel[j];
