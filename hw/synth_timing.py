@@ -228,8 +228,8 @@ def worst_path(netlist: dict[str, Any]) -> PathReport:
                         sinks.setdefault(name, []).append((port, b))
                     else:
                         endpoints.append((name, port, b, t))
-    port_in = {b for p in mod.get("ports", {}).values() if p["direction"] == "input"
-               for b in p["bits"] if isinstance(b, int)}
+    port_in = {b: name for name, p in mod.get("ports", {}).items()
+               if p["direction"] == "input" for b in p["bits"] if isinstance(b, int)}
     for pname, p in mod.get("ports", {}).items():
         if p["direction"] == "output":
             endpoints.extend(("<port>", pname, b, 0.0) for b in p["bits"] if isinstance(b, int))
@@ -298,8 +298,11 @@ def worst_path(netlist: dict[str, Any]) -> PathReport:
     # Walk back from the endpoint's driving cell.
     chain: list[str] = []
     b: int | None = wend[2]
-    start = "<input port>"
-    while b is not None and b in driver:
+    start = "?"
+    while b is not None:
+        if b not in driver:
+            start = f"input port {port_in.get(b, '?')}"
+            break
         dname = driver[b][0]
         if dname not in sinks:
             start = f"{cells[dname]['type']} {dname}"
