@@ -216,9 +216,9 @@ def test_run_truncate_reports_how_many(tiny_artifact, tmp_path: Path, capsys) ->
 
 # -- 3. designs that do not fit ---------------------------------------------------------------
 
-UNFIT = {"board": "u200", "bo": 64, "bi": 64, "m": 64, "tile_tokens": 4, "attn_k": 4,
+UNFIT = {"board": "u200", "bo": 128, "bi": 128, "m": 128, "tile_tokens": 4, "attn_k": 4,
          "attn_heads_parallel": 1, "max_length": 8, "bucket_edges": [8],
-         "model": {"hidden": 64, "heads": 1, "ffn": 128, "layers": 1}}
+         "model": {"hidden": 128, "heads": 1, "ffn": 256, "layers": 1}}
 
 
 def test_render_refuses_a_design_that_does_not_fit(tmp_path: Path, capsys) -> None:
