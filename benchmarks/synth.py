@@ -68,13 +68,14 @@ def calibrate(engines: list[str], rev: str) -> dict[str, Any]:
     return doc
 
 
-def full_size(engines: list[str], config: str | None) -> dict[str, Any]:
+def full_size(engines: list[str], config: str | None, rev: str) -> dict[str, Any]:
     cfg = DesignConfig.from_yaml(config)
+    rtl_dir, commit = snapshot_rtl(rev)
     rows = []
     for engine in engines:
         from hw.synth import engine_parameters
 
-        res = synthesize(engine, engine_parameters(engine, cfg))
+        res = synthesize(engine, engine_parameters(engine, cfg), rtl_dir=rtl_dir)
         row = _row(res)
         row["figures"] = "measured (Yosys); fmax modeled from the measured depth"
         if engine in CALIBRATION_POINTS:
@@ -93,9 +94,29 @@ def full_size(engines: list[str], config: str | None) -> dict[str, Any]:
     doc = {"command": shlex.join([sys.executable, *sys.argv]),
            "machine": machine_info(torch_details=False), "yosys": yosys_version(),
            "synth_command": SYNTH_COMMAND, "config": config or "hw/configs/minilm-u200.yaml",
-           "rows": rows}
+           "rtl_commit": commit, "design": _design_summary(cfg), "rows": rows}
     write_json(RESULTS, doc)
     return doc
+
+
+def _design_summary(cfg: DesignConfig) -> dict[str, Any]:
+    """What the calibrated model makes of the design: groups that fit per SLR, the clock
+    and the latency at each bucket edge (modeled)."""
+    from boards.loader import load_board
+    from hw.perf.model import build_design, estimate
+    from hw.perf.ops import uniform_weights, with_density
+
+    density = 0.2
+    dcfg = with_density(cfg, density)
+    design = build_design(dcfg, load_board(cfg.board), uniform_weights(dcfg, density))
+    est = estimate(design, list(cfg.bucket_edges))
+    return {"figures": f"modeled ({est['model']}), uniform HP density {density}",
+            "board": est["board"], "pe_groups_that_fit": est["pe_groups"],
+            "attention_engines": est["attention_engines"], "clock": est["clock"],
+            "resource_model": est["resource_model"],
+            "floorplan": [{k: s[k] for k in ("slr", "pe_groups", "attention_engines", "used",
+                                             "kernel_share")} for s in est["floorplan"]],
+            "latency_ms": {r["length"]: r["latency_ms"] for r in est["per_length"]}}
 
 
 def main() -> None:
@@ -104,7 +125,7 @@ def main() -> None:
                     help="synthesise the calibration points instead")
     ap.add_argument("--engines", nargs="+", default=None,
                     help="engines (default: spmm attention; calibration: all with points)")
-    ap.add_argument("--rev", default="HEAD", help="commit whose RTL is calibrated (HEAD)")
+    ap.add_argument("--rev", default="HEAD", help="commit whose RTL is synthesised (HEAD)")
     ap.add_argument("--config", help="design config of the full-size run")
     args = ap.parse_args()
     if args.calibrate:
@@ -116,7 +137,7 @@ def main() -> None:
                 print(engine, r["point"], "held out" if r["held_out"] else "",
                       {k: f"{measured(r)[k]:.0f}/{pred[k]:.0f}" for k in MEASURED_KEY})
     else:
-        doc = full_size(args.engines or ["spmm", "attention"], args.config)
+        doc = full_size(args.engines or ["spmm", "attention"], args.config, args.rev)
         for r in doc["rows"]:
             print(r["engine"], r["counts"], r["timing"]["fmax_mhz"], "MHz")
 

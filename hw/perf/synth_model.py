@@ -102,7 +102,6 @@ CALIBRATION_POINTS: dict[str, list[dict[str, Any]]] = {
         {"bo": 4, "bi": 16, "m": 4, "tile_tokens": 8},
         {"bo": 8, "bi": 16, "m": 4, "tile_tokens": 8},
         {"bo": 16, "bi": 16, "m": 2, "tile_tokens": 8},
-        {"bo": 16, "bi": 8, "m": 4, "tile_tokens": 8},
         {"bo": 16, "bi": 16, "m": 4, "tile_tokens": 4},
         {"bo": 8, "bi": 8, "m": 2, "tile_tokens": 4},
         {"bo": 8, "bi": 16, "m": 2, "tile_tokens": 8, "held_out": True},
