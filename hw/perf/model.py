@@ -285,6 +285,12 @@ def build_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
     if groups is None:
         groups = fit
     if groups < 1:
+        plan = floorplan(cfg, board, placement, 0)
+        placed = sum(s.attention_engines for s in plan)
+        if placed < cfg.attn_heads_parallel:
+            raise ConfigError(f"attn_heads_parallel: only {placed} of the "
+                              f"{cfg.attn_heads_parallel} attention engines fit board "
+                              f"{board.name} (per SLR, next to its buffers); use fewer")
         raise ConfigError(f"bo/m: not even one PE group of bo={cfg.bo} m={cfg.m} fits "
                           f"board {board.name} next to its buffers")
     if groups > fit:
