@@ -50,6 +50,10 @@ def register(cli: Cli) -> None:
     p.add_argument("--project", type=Path, help="an already rendered project (else render)")
     p.add_argument("--out", type=Path, help=f"project directory (default {DEFAULT_OUT}/<hash>)")
     p.add_argument("--no-cosim", action="store_true", help="skip C/RTL co-simulation")
+    p.add_argument("--kernel", choices=("hls", "rtl"), default="hls",
+                   help="hls: the Vitis HLS kernel (default); rtl: the cocotb-verified RTL "
+                        "packaged as a Vitis RTL kernel (Vivado package_xo, then v++ link); "
+                        "both have the same register map")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -205,6 +209,8 @@ def _csim(args: argparse.Namespace) -> tuple[dict, int]:
 def _build(args: argparse.Namespace) -> tuple[dict, int]:
     from boards.loader import load_board
 
+    if args.kernel == "rtl":
+        return _build_rtl(args)
     cfg, _ = _config(args)
     project = args.project
     if project is None:
@@ -229,4 +235,39 @@ def _build(args: argparse.Namespace) -> tuple[dict, int]:
     except vitis.VitisError as e:
         raise CliError(str(e)) from None
     info["xclbin"] = str(project / f"{vitis.KERNEL}.{args.target}.xclbin")
+    return info, 0
+
+
+def _build_rtl(args: argparse.Namespace) -> tuple[dict, int]:
+    """`--kernel rtl`: render the project plus its RTL kernel package (hw/rtl_kernel.py),
+    then package the .xo and link it, or say what would run without Vivado and v++."""
+    from boards.loader import load_board
+    from hw import rtl_kernel
+
+    if args.project is not None:
+        raise CliError("--project: --kernel rtl renders its package from the model; give "
+                       "--out and the model options instead")
+    rendered = _render_to(args, args.out)
+    try:
+        pkg = rtl_kernel.render_for_model(rendered.cfg, rendered.qmodel, rendered.out)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    project = rendered.out
+    steps = rtl_kernel.plan(load_board(rendered.cfg.board).platform, args.target)
+    missing = vitis.missing_tools(steps)
+    info: dict[str, Any] = {"project": str(project), "kernel": "rtl", "target": args.target,
+                            "fit": rendered.info["fit"], "package": str(pkg.out),
+                            "package_files": sorted(pkg.files),
+                            "commands": [f"cd {project} && {s.command}" for s in steps]}
+    if missing:
+        info["error"] = (f"{' and '.join(missing)} not on PATH: install Vivado and Vitis "
+                         f"2021.1 or later and source their settings64.sh; the commands "
+                         f"above are what would run")
+        info["missing_tools"] = missing
+        return info, EXIT_MISSING_TOOLS
+    try:
+        info["ran"] = vitis.run(steps, project)
+    except vitis.VitisError as e:
+        raise CliError(str(e)) from None
+    info["xclbin"] = str(project / rtl_kernel.xclbin_name(args.target))
     return info, 0

@@ -82,6 +82,14 @@ ENGINES["layer"] = Engine(
     + ("sdp_ram.sv", "buf_reader.sv", "spmm_group.sv", "encoder_layer.sv"),
     "sim.rtl.tb_layer", ENGINES["attention"].run_files)
 
+# The Vitis RTL kernel: the layer top behind the AXI4-Lite control slave and AXI4 masters
+# (its bench simulates the rendered top, hw/rtl_kernel.py:top_source, over these sources).
+ENGINES["kernel"] = Engine(
+    "kernel", "sbf_kernel",
+    _sources_of("layer")
+    + ("axil_regs.sv", "axi_reader.sv", "axi_writer.sv", "axis_gearbox.sv", "sbf_kernel.sv"),
+    "sim.rtl.tb_kernel", ENGINES["layer"].run_files)
+
 
 def _log_tail(path: Path) -> str:
     return path.read_text(errors="replace")[-LOG_TAIL_CHARS:] if path.is_file() else ""

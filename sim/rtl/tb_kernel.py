@@ -1,0 +1,137 @@
+"""cocotb testbench of the RTL kernel (hw/rtl/sbf_kernel.sv, through its rendered wrapper).
+
+Run by `sim.rtl.runner` inside the simulator. The host is cocotbext-axi's AxiLiteMaster
+on `s_axi_control`; DDR is one memory shared by AxiRam read and write slaves on every
+`m_axi_gmem_*` port, with the buffers where the case's Layout puts them. Per call the
+bench writes the schedule, the tokens and the cleared status words into memory, the
+arguments into the registers, starts the kernel (or not) and polls ap_done, then reads
+back the status words and act_out, the control word, the interrupt line and the cycles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import cocotb
+import cocotb.utils
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiReadBus, AxiWriteBus
+from cocotbext.axi.axi_ram import AxiRamRead, AxiRamWrite
+
+from sim.rtl.kernel_case import (
+    AP_DONE,
+    AP_IDLE,
+    AP_START,
+    CONTROL,
+    IRQ_DONE,
+    REGISTER_OF,
+    KernelCall,
+    KernelRun,
+    port_name,
+    port_reads,
+)
+from sim.rtl.stimulus import CASES_ENV, CLOCK_NS, RESET_CYCLES, RESULTS_ENV
+
+POLL_CYCLES = 50      # between reads of the control word while the kernel runs
+IDLE_WAIT_CYCLES = 2000  # a call that is never started: how long to watch nothing happen
+SENTINEL = 0x5A       # act_out is filled with this before a call: "not written"
+
+
+class KernelBench:
+    def __init__(self, dut, run: KernelRun) -> None:
+        self.dut, self.run = dut, run
+        cocotb.start_soon(Clock(dut.ap_clk, CLOCK_NS, unit="ns").start())
+        self.ctrl = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk,
+                                  dut.ap_rst_n, reset_active_level=False)
+        self.ram = None
+        self.slaves = []
+        for reg in REGISTER_OF.values():
+            if not reg.pointer:
+                continue
+            prefix = port_name(reg.name)
+            if port_reads(reg.name):
+                s = AxiRamRead(AxiReadBus.from_prefix(dut, prefix), dut.ap_clk, dut.ap_rst_n,
+                               reset_active_level=False, size=run.layout.size,
+                               mem=self.ram.mem if self.ram else None)
+            else:
+                s = AxiRamWrite(AxiWriteBus.from_prefix(dut, prefix), dut.ap_clk,
+                                dut.ap_rst_n, reset_active_level=False,
+                                size=run.layout.size, mem=self.ram.mem if self.ram else None)
+            self.ram = self.ram or s
+            self.slaves.append(s)
+
+    async def reset(self) -> None:
+        self.dut.ap_rst_n.value = 0
+        for _ in range(RESET_CYCLES):
+            await RisingEdge(self.dut.ap_clk)
+        self.dut.ap_rst_n.value = 1
+        await RisingEdge(self.dut.ap_clk)
+
+    async def set_args(self, c: KernelCall) -> None:
+        lay = self.run.layout
+        values = {"schedule": lay.schedule, "n_seq": len(c.schedule), "act_in": lay.act_in,
+                  "act_out": lay.act_out, "image": lay.image, "n_layers": c.n_layers,
+                  "status": lay.status}
+        for name, v in values.items():
+            reg = REGISTER_OF[name]
+            await self.ctrl.write_dword(reg.offset, v & 0xFFFF_FFFF)
+            if reg.pointer:
+                await self.ctrl.write_dword(reg.offset + 4, (v >> 32) & 0xFFFF_FFFF)
+
+    async def call(self, c: KernelCall) -> dict:
+        lay, mem = self.run.layout, self.ram
+        n = len(c.schedule)
+        out_bytes = c.tokens.size
+        mem.write(lay.schedule, c.schedule.astype("<i4").tobytes())
+        mem.write(lay.act_in, c.tokens.astype(np.int8).tobytes())
+        mem.write(lay.act_out, bytes([SENTINEL]) * out_bytes)
+        mem.write(lay.status, np.full(n, c.pending, "<i4").tobytes())
+        await self.set_args(c)
+        res: dict = {"name": c.name}
+        if c.start:
+            await self.ctrl.write_dword(CONTROL["ctrl"], AP_START)
+            t0 = cocotb.utils.get_sim_time("ns")
+            word = await self.ctrl.read_dword(CONTROL["ctrl"])
+            res["busy_idle_bit"] = bool(word & AP_IDLE)
+            budget = self.run.cycles_bound * max(n, 1)
+            waited = 0
+            while not word & AP_DONE:
+                await ClockCycles(self.dut.ap_clk, POLL_CYCLES)
+                waited += POLL_CYCLES
+                if waited > budget:
+                    raise AssertionError(f"{c.name}: no ap_done after {waited} cycles")
+                word = await self.ctrl.read_dword(CONTROL["ctrl"])
+            res["cycles"] = int((cocotb.utils.get_sim_time("ns") - t0) // CLOCK_NS)
+            res["interrupt"] = int(self.dut.interrupt.value)
+            res["isr"] = await self.ctrl.read_dword(CONTROL["isr"])
+            await self.ctrl.write_dword(CONTROL["isr"], IRQ_DONE)  # toggle: clear
+            res["interrupt_after_clear"] = int(self.dut.interrupt.value)
+        else:
+            await ClockCycles(self.dut.ap_clk, IDLE_WAIT_CYCLES)
+        word = await self.ctrl.read_dword(CONTROL["ctrl"])
+        res["ctrl_after"] = word
+        res["status"] = np.frombuffer(mem.read(lay.status, 4 * n), "<i4").tolist()
+        res["act_out"] = mem.read(lay.act_out, out_bytes).hex()
+        return res
+
+
+@cocotb.test()
+async def run_calls(dut) -> None:
+    spec = pickle.loads(Path(os.environ[CASES_ENV]).read_bytes())
+    run: KernelRun = spec["cases"][0]
+    bench = KernelBench(dut, run)
+    await bench.reset()
+    bench.ram.write(run.layout.image, run.image)
+    await bench.ctrl.write_dword(CONTROL["gie"], 1)
+    await bench.ctrl.write_dword(CONTROL["ier"], IRQ_DONE)
+    results = []
+    idle = await bench.ctrl.read_dword(CONTROL["ctrl"])
+    for c in run.calls:
+        results.append(await bench.call(c))
+    results[0]["ctrl_at_reset"] = idle
+    Path(os.environ[RESULTS_ENV]).write_text(json.dumps(results))
