@@ -285,3 +285,20 @@ def test_minilm_hp80_csim_bit_exact(tmp_path: Path, cache: Path) -> None:
     seqs, _ = real_sequences(src, [1, 7, 25, 64, 128])
     result = run_check(tmp_path, src.quantized, cfg, seqs, cache_dir=cache)
     assert result["all_bit_exact"], result["engines"]
+
+
+@pytest.mark.slow
+def test_bert_base_shapes_csim_bit_exact(tmp_path: Path, cache: Path) -> None:
+    """BERT-base widths (hidden 768, 12 heads, FFN 3072; one random layer) at lengths 1, a
+    tile and one, and the longest: the engines' templates at the widths the paper uses."""
+    from hw.config import DesignConfig, ModelDims
+
+    cfg = DesignConfig.from_yaml().replace(model=ModelDims(hidden=768, heads=12, ffn=3072,
+                                                           layers=1))
+    model = synthetic_model(cfg)
+    render(cfg, model, tmp_path, "bert-base shapes")
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(-128, 128, size=(n, 768)).astype(np.int8)
+            for n in (1, cfg.tile_tokens + 1, cfg.max_length)]
+    result = run_check(tmp_path, model, cfg, seqs, cache_dir=cache)
+    assert result["all_bit_exact"], result["engines"]

@@ -11,8 +11,9 @@
 // one consumer; a value two stages downstream needs (x for the first residual, ln1 for the
 // second) is forwarded through the stage in between, never bypassing it. A stage reads a
 // whole sequence into its own buffers, computes, and writes the next stage's streams, so
-// it works on sequence n+1 while the next stage works on sequence n. Every stage reads
-// its streams in the order its producer writes them, so FIFOs of a few beats suffice.
+// it works on sequence n+1 while the next stage works on sequence n: each stream holds a
+// whole sequence, so a producer never waits for its consumer's compute. Every stage reads
+// its streams in the order its producer writes them.
 // Weights live on chip (layer_store), each bank read by exactly one stage.
 #ifndef SBF_ENCODER_LAYER_H
 #define SBF_ENCODER_LAYER_H
@@ -518,6 +519,24 @@ void encoder_layer(const typename beat<CFG>::type* src, const seq_job* jobs, int
 #pragma HLS STREAM variable = j3 depth = 4
 #pragma HLS STREAM variable = j4 depth = 4
 #pragma HLS STREAM variable = j5 depth = 4
+  // Every activation stream holds a whole sequence (SEQ_H / SEQ_F beats): a stage writes
+  // its outputs for sequence n+1 while its consumer still computes sequence n, so the
+  // stream plus the consumer's input buffer act as the stage's double buffer. With depth 2
+  // the forwarded x and ln1, and q before k and v, would make neighbouring stages wait for
+  // each other's compute (lock step, no overlap).
+  const int SEQ_H = CFG::MAX_L * CFG::HIDDEN / beat<CFG>::LANES;
+  const int SEQ_F = CFG::MAX_L * CFG::FFN / beat<CFG>::LANES;
+#pragma HLS STREAM variable = x0 depth = SEQ_H
+#pragma HLS STREAM variable = x1 depth = SEQ_H
+#pragma HLS STREAM variable = x2 depth = SEQ_H
+#pragma HLS STREAM variable = q depth = SEQ_H
+#pragma HLS STREAM variable = k depth = SEQ_H
+#pragma HLS STREAM variable = v depth = SEQ_H
+#pragma HLS STREAM variable = ctx depth = SEQ_H
+#pragma HLS STREAM variable = ln1 depth = SEQ_H
+#pragma HLS STREAM variable = ln1f depth = SEQ_H
+#pragma HLS STREAM variable = mid depth = SEQ_F
+#pragma HLS STREAM variable = y depth = SEQ_H
   feed<CFG>(src, jobs, n, j0, x0);
   qkv_stage<CFG>(n, j0, j1, x0, x1, w.query, w.key, w.value, q, k, v);
   attention_stage<CFG>(n, j1, j2, x1, x2, w.attn, q, k, v, ctx);
