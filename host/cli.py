@@ -45,6 +45,7 @@ USER_ERRORS = (
     ("algo.hp.format", "HPFormatError"),
     ("hw.render", "RenderError"),
     ("sim.rtl.simulators", "SimulatorMissing"),
+    ("algo.train", "CheckpointError"),
 )
 
 # One line per part; each module defines `register(cli: Cli) -> None`.
@@ -97,6 +98,13 @@ class Parser(argparse.ArgumentParser):
 def one_line(message: object) -> str:
     """A message on one line: errors go to logs and terminals one per line."""
     return " ".join(str(message).split())
+
+
+def error_line(message: object) -> str:
+    """An error's one line: its first line, and how to see the rest (a log tail, say)."""
+    first, *rest = str(message).strip().splitlines() or [""]
+    more = f" [{len(rest)} more lines: rerun with --debug]" if rest else ""
+    return one_line(first) + more
 
 
 def positive_int(text: str) -> int:
@@ -307,10 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         if isinstance(e, CliError) or _user_error(e):
             if not debug:
-                print(f"sbf: error: {one_line(e)}", file=sys.stderr)
+                print(f"sbf: error: {error_line(e)}", file=sys.stderr)
             return EXIT_USAGE
         if not debug:
-            print(f"sbf: internal error: {type(e).__name__}: {one_line(e)} (a bug; rerun "
+            print(f"sbf: internal error: {type(e).__name__}: {error_line(e)} (a bug; rerun "
                   f"with `sbf --debug ...` for the traceback and report it)", file=sys.stderr)
         return EXIT_INTERNAL
     code = 0

@@ -38,7 +38,9 @@ def register(cli: Cli) -> None:
                    help="sequence lengths to report (default: the config's bucket edges)")
 
     p = cli.subcommand("hw", "schedule", _schedule,
-                       "length-aware scheduling against padding policies over a GLUE trace")
+                       "length-aware scheduling against padding policies over a GLUE trace "
+                       "(sequences over the design's max_length are truncated to it and "
+                       "counted in `truncated`)")
     _design_args(p)
     _trace_args(p)
     p.add_argument("--batch", type=positive_int, default=8,

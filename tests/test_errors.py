@@ -442,3 +442,27 @@ def test_rtl_builds_go_to_the_working_or_cache_directory(cache: bool, tmp_path: 
     assert root == (tmp_path / "cache" / "rtl_build" if cache else
                     tmp_path / "out" / "rtl_build")
     assert repo not in root.parents
+
+
+def test_a_multi_line_message_keeps_one_line(capsys, monkeypatch) -> None:
+    """A log tail (an RTL build failure, say) stays behind --debug."""
+    import algo.buckets_cli
+    from host.cli import CliError
+
+    def fail(_args):
+        raise CliError("verilator build failed; log out/build.log:\nline 1\nline 2")
+
+    monkeypatch.setattr(algo.buckets_cli, "run", fail)
+    code, _, err = run(capsys, "buckets", "--task", "SST-2", "--n", "2")
+    assert code == 2
+    assert one_line_error(err).endswith("log out/build.log: [2 more lines: rerun with --debug]")
+
+
+@pytest.mark.parametrize(("edges", "expected"), [(["5", "3"], "strictly ascending"),
+                                                  (["5", "30"], "shorter than the longest")])
+def test_schedule_edges_are_checked(edges: list[str], expected: str, tmp_path: Path,
+                                    capsys) -> None:
+    glue = fake_glue(tmp_path, dev=[*SHORT, " ".join(["word"] * 40)])
+    code, _, err = run(capsys, "hw", "schedule", "--task", "SST-2", "--glue-dir", str(glue),
+                       "--edges", *edges)
+    assert code == 2 and expected in one_line_error(err)

@@ -116,6 +116,13 @@ def plan(policy: str, lengths: np.ndarray, max_length: int, batch: int,
         return seqs, {int(b): balance for b in np.unique(batches)}
     if policy != LENGTH_AWARE:
         raise ValueError(f"policy: {policy!r} is not one of {POLICIES}")
+    edges = tuple(int(e) for e in edges)
+    if not edges or edges[0] < 1 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ValueError(f"edges: must be positive and strictly ascending, got {list(edges)}")
+    if n and edges[-1] < int(lengths.max()):
+        raise ValueError(f"edges: the last edge {edges[-1]} is shorter than the longest "
+                         f"sequence ({int(lengths.max())} tokens, after truncation to "
+                         f"max_length={max_length}); end the edges at {max_length}")
     bucket = assign(lengths, edges)
     order = np.lexsort((np.arange(n), -lengths, bucket))
     seqs = [SimSeq(int(i), int(lengths[i]), int(lengths[i]), int(bucket[i]), int(i))
