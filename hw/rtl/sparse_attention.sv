@@ -162,8 +162,8 @@ module sparse_attention #(
 
   // ---------------------------------------------------------------- run state
   logic [1:0]        tstate;
-  logic [LEN_W-1:0]  len, kcnt, vcnt, qacc, qout;
-  logic [K_W-1:0]    kk;
+  logic [LEN_W-1:0]  len, len_m1, len_m2, kcnt, vcnt, qacc, qout;  // L - 1, L - 2: compares
+  logic [K_W-1:0]    kk, kk_m1;                                      // against registers
   logic [14:0]       score_mult, out_mult;
   logic [5:0]        score_shift, out_shift;
   logic [Q_W-1:0]    q_ln2, q_b;
@@ -175,8 +175,8 @@ module sparse_attention #(
   assign s_axis_v_tready = tstate == T_LOAD && vcnt != len;
   assign k_fire = s_axis_k_tvalid && s_axis_k_tready;
   assign v_fire = s_axis_v_tvalid && s_axis_v_tready;
-  assign k_last_beat = kcnt == len || (k_fire && kcnt == len - 1'b1);
-  assign v_last_beat = vcnt == len || (v_fire && vcnt == len - 1'b1);
+  assign k_last_beat = kcnt == len || (k_fire && kcnt == len_m1);
+  assign v_last_beat = vcnt == len || (v_fire && vcnt == len_m1);
 
   // ---------------------------------------------------------------- K scale (while loading)
   logic             kready;
@@ -333,7 +333,7 @@ module sparse_attention #(
   assign x_take = res_full && (xs == X_IDLE || (xs == X_SEND && m_axis_out_tready));
   assign m_axis_out_tdata = out_y;
   assign m_axis_out_tvalid = xs == X_SEND;
-  assign m_axis_out_tlast = qout == len - 1'b1;
+  assign m_axis_out_tlast = qout == len_m1;
   always_comb begin
     for (int i = 0; i < MAX_K; i++) begin
       m_axis_out_tuser[IDX_W*i +: IDX_W] = K_W'(i) < kk ? sel_idx[i] : '0;  // unused: 0
@@ -463,7 +463,10 @@ module sparse_attention #(
         T_IDLE: if (start) begin
           busy <= 1'b1;
           len <= cfg_len;
+          len_m1 <= cfg_len - 1'b1;
+          len_m2 <= cfg_len - LEN_W'(2);
           kk <= LEN_W'(cfg_k) > cfg_len ? K_W'(cfg_len) : cfg_k;  // min(k, L)
+          kk_m1 <= LEN_W'(cfg_k) > cfg_len ? K_W'(cfg_len - 1'b1) : cfg_k - 1'b1;
           score_mult <= cfg_score_mult;
           score_shift <= cfg_score_shift;
           out_mult <= cfg_out_mult;
@@ -507,12 +510,12 @@ module sparse_attention #(
         if (!i_done) begin
           ej[0] <= ej[0] + 1'b1;
           efirst[0] <= 1'b0;
-          elast[0] <= LEN_W'(ej[0]) + LEN_W'(2) == len;
+          elast[0] <= LEN_W'(ej[0]) == len_m2;
         end else if (q_take) begin
           ev[0] <= 1'b1;
           ej[0] <= '0;
           efirst[0] <= 1'b1;
-          elast[0] <= len == 1;
+          elast[0] <= len_m1 == '0;
           eqc[0] <= qnext_code;
           eqr[0] <= qrow_p[Q_CODE];
         end else begin
@@ -549,7 +552,7 @@ module sparse_attention #(
             xmem[wc[SI_W-1:0]] <= score_y;
             if (wc == '0 || score_y > xmax) xmax <= score_y;
             wc <= wc + 1'b1;
-            if (wc == kk - 1'b1) begin
+            if (wc == kk_m1) begin
               xs <= X_EXP;
               iss <= '0;
               wc <= '0;
@@ -567,7 +570,7 @@ module sparse_attention #(
             emem[wc[SI_W-1:0]] <= e_e;
             total <= total + TOTAL_W'(e_e);
             wc <= wc + 1'b1;
-            if (wc == kk - 1'b1) begin
+            if (wc == kk_m1) begin
               xs <= X_DIV;
               cnt <= '0;
             end
@@ -613,7 +616,7 @@ module sparse_attention #(
           if (pvp[PV_LAT-1]) begin
             for (int i = 0; i < D; i++) acc[i] <= (pfirst[PV_LAT-1] ? 32'sd0 : acc[i]) + 32'(p_pv[i]);
             wc <= wc + 1'b1;
-            if (wc == kk - 1'b1) begin
+            if (wc == kk_m1) begin
               xs <= X_OUT;
               cnt <= '0;
             end
@@ -626,7 +629,7 @@ module sparse_attention #(
         X_SEND: if (m_axis_out_tready) begin
           qout <= qout + 1'b1;
           if (!x_take) xs <= X_IDLE;
-          if (qout == len - 1'b1) begin
+          if (qout == len_m1) begin
             tstate <= T_IDLE;
             busy <= 1'b0;
             done <= 1'b1;
