@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import socket
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,12 +116,20 @@ def hub_reachable() -> bool:
     if os.environ.get(HUB_DOWNLOAD_ENV) == "1":
         return True
     url = urlparse(hub.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443),
-                                      timeout=HUB_PROBE_S):
-            return True
-    except OSError:
-        return False
+    address = (url.hostname or "huggingface.co", url.port or 443)
+    answered: list[bool] = []
+
+    def probe() -> None:  # in a thread: the socket timeout does not bound the DNS lookup
+        try:
+            with socket.create_connection(address, timeout=HUB_PROBE_S):
+                answered.append(True)
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(HUB_PROBE_S)
+    return bool(answered)
 
 
 def _source_kwargs(source: str) -> dict[str, Any]:

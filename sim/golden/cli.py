@@ -63,6 +63,7 @@ def _num_labels(task: str | None) -> int:
 
 def _quantized(args: argparse.Namespace, task: str | None) -> tuple[Any, Any, dict[str, Any]]:
     """(QuantizedModel, FloatSource, calibration info) for the source arguments."""
+    from algo.glue import GlueError, task_spec
     from algo.hp.artifact import ArtifactError, load_artifact
     from algo.models import ModelError
     from algo.quantize.io import KIND_QUANTIZED, META_KIND
@@ -73,6 +74,13 @@ def _quantized(args: argparse.Namespace, task: str | None) -> tuple[Any, Any, di
         quantize_source,
     )
 
+    for option, name in (("--task", getattr(args, "task", None)),
+                         ("--calib-task", args.calib_task)):
+        if name is not None:  # a typo is refused before the model loads
+            try:
+                task_spec(name)
+            except GlueError as e:
+                raise CliError(f"{option}: {e}") from None
     try:
         if args.artifact is not None and \
                 load_artifact(args.artifact).meta.get(META_KIND) == KIND_QUANTIZED:
@@ -92,6 +100,8 @@ def _quantize(args: argparse.Namespace) -> dict[str, Any]:
     from algo.quantize.pipeline import META_FLOAT_SOURCE
 
     start = time.perf_counter()
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"--out: {args.out} is a file; give a directory for the artifact")
     qm, src, info = _quantized(args, args.calib_task)
     path = save_quantized(args.out, qm, {META_FLOAT_SOURCE: src.origin, "calibration": info,
                                          "hp_layers_pruned": len(src.hp_layers)})
