@@ -65,6 +65,19 @@ def _invalid_call(run: int) -> kc.KernelCall:
                          codes=[codes[c] for *_, c in entries])
 
 
+ZEROS = 0x1000  # the DDR model's last bytes: never written, an image with no magic
+
+
+def _refused(name: str, cases: list, n_layers: int, run: int, code: str,
+             image_at: int | None = None) -> kc.KernelCall:
+    """A call every entry of which the kernel must refuse with `code`, writing nothing."""
+    c = kc.call(name, cases, _setup()[0], n_layers, run)
+    c.expected = [None] * len(cases)
+    c.codes = [abi.STATUS_CODES[code]] * len(cases)
+    c.image_at = image_at
+    return c
+
+
 @functools.cache
 def _results() -> tuple[list[kc.KernelCall], list[dict]]:
     from sim.rtl.kernel_sim import simulate_kernel
@@ -77,12 +90,11 @@ def _results() -> tuple[list[kc.KernelCall], list[dict]]:
         kc.call("batch", batch, cfg, layers, run=2),
         kc.call("batch_again", batch, cfg, layers, run=3),
         kc.call("never_started", _cases((3, 7), seed=3), cfg, layers, run=4, start=False),
-        _invalid_call(run=5),
+        _refused("bad_image", _cases((4, 2), seed=6), layers, run=5, code="bad_image",
+                 image_at=kc.Layout().size - ZEROS),
+        _invalid_call(run=6),  # the image address is back: the model is loaded again
+        _refused("bad_layers", _cases((4,), seed=4), layers + 1, run=7, code="bad_layers"),
     ]
-    bad_layers = kc.call("bad_layers", _cases((4,), seed=4), cfg, layers + 1, run=6)
-    bad_layers.expected = [None]
-    bad_layers.codes = [abi.STATUS_CODES["bad_layers"]]
-    calls.append(bad_layers)
     return calls, simulate_kernel(cfg, image, calls, simulator("verilator"))
 
 
@@ -98,8 +110,11 @@ def _assert_exact(name: str) -> dict:
     return res
 
 
-def _assert_done_cleanly(res: dict) -> None:
-    assert not res["busy_idle_bit"], "ap_idle stayed 1 after ap_start"
+def _assert_done_cleanly(res: dict, busy: bool = True) -> None:
+    """ap_idle 0 while it ran (`busy`: a call long enough for the first read to see it),
+    then idle with ap_done read and cleared, ap_start cleared, the done interrupt raised
+    and cleared by the status toggle."""
+    assert not (busy and res["busy_idle_bit"]), "ap_idle stayed 1 after ap_start"
     assert res["ctrl_after"] & kc.AP_IDLE and not res["ctrl_after"] & kc.AP_DONE
     assert not res["ctrl_after"] & kc.AP_START, "ap_start not cleared by the kernel"
     assert res["interrupt"] == 1 and res["isr"] & kc.IRQ_DONE
@@ -138,12 +153,16 @@ def test_invalid_entries_get_their_codes_and_skip_the_work() -> None:
     _assert_done_cleanly(_assert_exact("invalid"))
 
 
-def test_layers_out_of_range_refused() -> None:
-    c, res = _result("bad_layers")
-    assert kc.result_problems(c, res) == []
+@pytest.mark.parametrize("name", ["bad_layers", "bad_image"])
+def test_refused_calls_write_codes_and_no_outputs(name: str) -> None:
+    """n_layers out of range; an image address with no valid header (after which the
+    next call, with the real image again, reloads it: test_invalid_entries...)."""
     from sim.rtl.tb_kernel import SENTINEL
 
+    c, res = _result(name)
+    assert kc.result_problems(c, res) == []
     assert set(bytes.fromhex(res["act_out"])) == {SENTINEL}
+    _assert_done_cleanly(res, busy=False)
 
 
 def test_kernel_and_rendered_top_lint_clean() -> None:

@@ -262,6 +262,7 @@ class KernelCall:
     start: bool = True
     expected: list[np.ndarray | None] = field(default_factory=list)  # per entry
     codes: list[int] = field(default_factory=list)  # the status each entry must get
+    image_at: int | None = None  # the image argument, when not the Layout's image
 
 
 @dataclass

@@ -75,7 +75,8 @@ class KernelBench:
     async def set_args(self, c: KernelCall) -> None:
         lay = self.run.layout
         values = {"schedule": lay.schedule, "n_seq": len(c.schedule), "act_in": lay.act_in,
-                  "act_out": lay.act_out, "image": lay.image, "n_layers": c.n_layers,
+                  "act_out": lay.act_out,
+                  "image": lay.image if c.image_at is None else c.image_at, "n_layers": c.n_layers,
                   "status": lay.status}
         for name, v in values.items():
             reg = REGISTER_OF[name]
