@@ -128,6 +128,32 @@ def test_hp_linear_matches_golden(hp_lib, length: int, keep: float, config: str)
     assert np.array_equal(_hp_linear_c(hp_lib, which, x, hp, bias, mult, shift), want)
 
 
+@pytest.mark.parametrize("length", [1, 3, 4, 11])
+@pytest.mark.parametrize("config", sorted(HP_CONFIGS))
+def test_hp_linear_empty_block_rows(hp_lib, length: int, config: str) -> None:
+    """Block-rows without kept blocks (first, middle, last) drain their bias-only outputs
+    in order: the null block of the engine's schedule."""
+    from sim.golden.linear import hp_linear
+
+    which = HP_CONFIGS[config]
+    c = _hp_cfg(hp_lib, which)
+    shape = HPShape(c["bo"], c["bi"], c["m"])
+    out_f, in_f = 3 * c["bo"], c["max_in"]
+    rng = np.random.default_rng(length)
+    w = rng.integers(-128, 128, size=(out_f, in_f)).astype(np.int8)
+    for empty in (0, 1, 2):
+        mask = hp_mask(w, shape, 0.5).copy()
+        mask[empty * c["bo"]:(empty + 1) * c["bo"], :] = False
+        hp = encode(w, mask, shape)
+        assert hp.block_ptr[empty] == hp.block_ptr[empty + 1]
+        bias = rng.integers(-(1 << 20), 1 << 20, size=out_f)
+        mult = rng.integers(1 << 14, MULT_MAX + 1, size=out_f)
+        shift = rng.integers(14, 24, size=out_f)
+        x = rng.integers(-128, 128, size=(length, in_f))
+        want = hp_linear(x.astype(np.int8), hp, bias.astype(np.int32), mult, shift)
+        assert np.array_equal(_hp_linear_c(hp_lib, which, x, hp, bias, mult, shift), want)
+
+
 def test_hp_driver_refuses_an_unknown_config(hp_lib) -> None:
     vals = [ctypes.c_int() for _ in range(5)]
     assert hp_lib.sbf_test_hp_cfg(7, *(ctypes.byref(v) for v in vals)) == -1

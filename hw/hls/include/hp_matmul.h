@@ -44,6 +44,14 @@ struct hp_bank {
 
 // y = requantize(add_bias(W x, bias), M, S) to OUT_BITS: the golden hp_linear.
 // CFG: BO, BI, M, T, MAX_L.
+//
+// The schedule of the RTL engine: per tile, one flat pipeline of steps, W*nt of them
+// (W = sum over block-rows of max(nnzb_r, 1): a block-row without kept blocks costs one
+// null block so that its bias-only outputs drain in order), then nt more for the last drain.
+// When a block-row's last step has accumulated, its Bo x T accumulators are copied into
+// the drain registers and requantized, one token (Bo lanes) per step, while the next
+// block-row computes; every block-row has at least nt steps, so a drain always finishes
+// before the next copy.
 template <class CFG, int OUT, int IN, int OUT_BITS>
 void hp_linear(const act_t x[CFG::MAX_L][IN / CFG::BI][CFG::BI], int L,
                const hp_bank<CFG, OUT, IN>& w,
@@ -51,36 +59,43 @@ void hp_linear(const act_t x[CFG::MAX_L][IN / CFG::BI][CFG::BI], int L,
 #pragma HLS INLINE off
   const int BO = CFG::BO, BI = CFG::BI, M = CFG::M, T = CFG::T;
   const int NBR = OUT / BO;
+  typedef hp_bank<CFG, OUT, IN> bank_t;
+  int W = 0;
+row_work:
+  for (int r = 0; r < NBR; ++r) {
+#pragma HLS PIPELINE II = 1
+    const int n = w.block_ptr[r + 1] - w.block_ptr[r];
+    W += n > 0 ? n : 1;
+  }
 tiles:
   for (int t0 = 0; t0 < L; t0 += T) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = (CFG::MAX_L + CFG::T - 1) / CFG::T
     const int nt = (L - t0 < T) ? L - t0 : T;
-  block_rows:
-    for (int r = 0; r < NBR; ++r) {
-      acc_t acc[T][BO];
+    acc_t acc[T][BO], dacc[T][BO];
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
-    clear:
-      for (int t = 0; t < T; ++t) {
+#pragma HLS ARRAY_PARTITION variable = dacc complete dim = 0
+    for (int t = 0; t < T; ++t) {
 #pragma HLS UNROLL
-        for (int p = 0; p < BO; ++p) {
+      for (int p = 0; p < BO; ++p) {
 #pragma HLS UNROLL
-          acc[t][p] = 0;
-        }
+        acc[t][p] = 0;
+        dacc[t][p] = 0;
       }
-      // One (kept block, token) step per cycle; b and t advance as counters, so the loop
-      // is one flat pipeline without a division.
-      const int b0 = w.block_ptr[r];
-      const int steps = (w.block_ptr[r + 1] - b0) * nt;
-      int b = b0, t = 0;
-      wgt_t wv[BO * M];
-      ap_uint<hp_bank<CFG, OUT, IN>::IDX_BITS> wi[BO * M];
-      int col = 0;
+    }
+    wgt_t wv[BO * M];
+    ap_uint<bank_t::IDX_BITS> wi[BO * M];
 #pragma HLS ARRAY_PARTITION variable = wv complete
 #pragma HLS ARRAY_PARTITION variable = wi complete
-    steps_loop:
-      for (int s = 0; s < steps; ++s) {
+    int r = 0, b = w.block_ptr[0], b_end = w.block_ptr[1], t = 0, col = 0;
+    bool null_block = b == b_end;
+    int drain_row = 0, drain_t = nt;  // nothing to drain before the first block-row ends
+    const int compute_steps = W * nt;
+  steps:
+    for (int s = 0; s < compute_steps + nt; ++s) {
 #pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 0 max = (IN / CFG::BI) * CFG::T
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = (bank_t::MAX_NNZB + 1) * CFG::T
+      const bool compute = s < compute_steps;
+      if (compute && !null_block) {
         if (t == 0) {  // a new kept block: its record, all Bo PE banks in one word
           col = w.block_col[b];
           for (int i = 0; i < BO * M; ++i) {
@@ -106,19 +121,34 @@ tiles:
           }
           acc[t][p] += sum;
         }
-        if (++t == nt) {
-          t = 0;
-          ++b;
-        }
       }
-    drain:  // Bo requantization lanes, one token per cycle
-      for (int t = 0; t < nt; ++t) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = CFG::T
+      if (drain_t < nt) {  // Bo requantization lanes, one token of the previous block-row
         for (int p = 0; p < BO; ++p) {
 #pragma HLS UNROLL
-          const acc_t a = add_bias(acc[t][p], w.bias[r][p]);  // SAT_BIAS
-          y[t0 + t][r][p] = requantize<OUT_BITS>(a, w.mult[r][p], w.shift[r][p]);  // SAT_REQUANT
+          const acc_t a = add_bias(dacc[drain_t][p], w.bias[drain_row][p]);  // SAT_BIAS
+          y[t0 + drain_t][drain_row][p] =
+              requantize<OUT_BITS>(a, w.mult[drain_row][p], w.shift[drain_row][p]);  // SAT_REQUANT
+        }
+        ++drain_t;
+      }
+      if (compute && ++t == nt) {  // the block (or null block) is done for every token
+        t = 0;
+        if (null_block || ++b == b_end) {  // the block-row is done: hand it to the drain
+          for (int i = 0; i < T; ++i) {
+#pragma HLS UNROLL
+            for (int p = 0; p < BO; ++p) {
+#pragma HLS UNROLL
+              dacc[i][p] = acc[i][p];
+              acc[i][p] = 0;
+            }
+          }
+          drain_row = r;
+          drain_t = 0;
+          if (++r < NBR) {
+            b = w.block_ptr[r];
+            b_end = w.block_ptr[r + 1];
+            null_block = b == b_end;
+          }
         }
       }
     }

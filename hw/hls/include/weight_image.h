@@ -27,13 +27,14 @@ struct block_record {
 // n int32 from byte offset `off` (a multiple of 4) into dst[0..n): the words that hold them
 // are read front to back, one unconditional read per outer iteration (the form Vitis turns
 // into a burst), and their WORD_I32 lanes are written one per cycle.
-template <class T>
+// MAX_N: the capacity of dst (sizes the trip count).
+template <int MAX_N, class T>
 void load_i32(const mem_word_t* image, int off, int n, T* dst) {
   const int first = off / 4, w0 = first / WORD_I32, lane0 = first % WORD_I32;
   const int n_words = (lane0 + n + WORD_I32 - 1) / WORD_I32;
 words:
   for (int wi = 0; wi < n_words; ++wi) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 256
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_N / WORD_I32 + 1
     const mem_word_t w = image[w0 + wi];
   lanes:
     for (int lane = 0; lane < WORD_I32; ++lane) {
@@ -48,7 +49,7 @@ words:
 template <class CFG, class T, int ROWS>
 void load_rows(const mem_word_t* image, int off, T dst[ROWS][CFG::BO]) {
   T flat[ROWS * CFG::BO];
-  load_i32(image, off, ROWS * CFG::BO, flat);
+  load_i32<ROWS * CFG::BO>(image, off, ROWS * CFG::BO, flat);
 rows:
   for (int i = 0; i < ROWS * CFG::BO; ++i) {
 #pragma HLS PIPELINE II = 1
@@ -114,8 +115,8 @@ void load_linear(const mem_word_t* image, const int32_t* dir, int base,
                  hp_bank<CFG, OUT, IN>& bank) {
   typedef hp_bank<CFG, OUT, IN> B;
   bank.nnzb = dir[base + LF_NNZB];
-  load_i32(image, dir[base + LF_BLOCK_PTR], B::NBR + 1, bank.block_ptr);
-  load_i32(image, dir[base + LF_BLOCK_COL], bank.nnzb, bank.block_col);
+  load_i32<B::NBR + 1>(image, dir[base + LF_BLOCK_PTR], B::NBR + 1, bank.block_ptr);
+  load_i32<B::MAX_NNZB>(image, dir[base + LF_BLOCK_COL], bank.nnzb, bank.block_col);
   load_blocks<CFG, OUT, IN>(image, dir[base + LF_BLOCKS], bank.nnzb, bank);
   load_rows<CFG, acc_t, B::NBR>(image, dir[base + LF_BIAS], bank.bias);
   load_rows<CFG, mult_t, B::NBR>(image, dir[base + LF_MULT], bank.mult);
@@ -124,22 +125,22 @@ void load_linear(const mem_word_t* image, const int32_t* dir, int base,
 
 template <int N>
 void load_requant(const mem_word_t* image, int32_t mult, int32_t shift, channel_requant<N>& r) {
-  load_i32(image, mult, N, r.mult);
-  load_i32(image, shift, N, r.shift);
+  load_i32<N>(image, mult, N, r.mult);
+  load_i32<N>(image, shift, N, r.shift);
 }
 
 template <int N>
 void load_ln(const mem_word_t* image, const int32_t* d, int gamma, int beta, int mult, int shift,
              ln_store<N>& ln) {
-  load_i32(image, d[gamma], N, ln.gamma);
-  load_i32(image, d[beta], N, ln.beta);
-  load_i32(image, d[mult], N, ln.mult);
-  load_i32(image, d[shift], N, ln.shift);
+  load_i32<N>(image, d[gamma], N, ln.gamma);
+  load_i32<N>(image, d[beta], N, ln.beta);
+  load_i32<N>(image, d[mult], N, ln.mult);
+  load_i32<N>(image, d[shift], N, ln.shift);
 }
 
 // The header words of the image.
 inline void image_header(const mem_word_t* image, int32_t h[HEADER_WORDS]) {
-  load_i32(image, 0, HEADER_WORDS, h);
+  load_i32<HEADER_WORDS>(image, 0, HEADER_WORDS, h);
 }
 
 // True when the header has the magic, version and model shape that CFG was built for.
@@ -153,7 +154,7 @@ bool header_matches(const int32_t h[HEADER_WORDS]) {
 
 // The directory words of encoder layer `layer`.
 inline void layer_directory(const mem_word_t* image, int layer, int32_t d[LAYER_WORDS]) {
-  load_i32(image, 4 * (HEADER_WORDS + layer * LAYER_WORDS), LAYER_WORDS, d);
+  load_i32<LAYER_WORDS>(image, 4 * (HEADER_WORDS + layer * LAYER_WORDS), LAYER_WORDS, d);
 }
 
 // The parameters of encoder layer `layer` into w (the image must match CFG).
