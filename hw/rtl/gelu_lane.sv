@@ -14,7 +14,7 @@
 module gelu_lane #(
     parameter int IN_BITS = 16,   // sim/golden/params.py: GELU_IN_BITS
     parameter int ONE_BITS = 14,  // sim/golden/nonlinear.py: GELU_ONE_BITS
-    parameter int Q_B_W = 18,     // unsigned width of the clip point q_b
+    parameter int Q_B_W = 17,     // unsigned width of the clip point q_b
     parameter int SH_W = 6,       // width of GeluParams.shift
     localparam int SQ_W = 2 * Q_B_W,
     localparam int ONE_SH_W = SQ_W + 1,   // q_one << shift stays below 2^(SQ_W+1)

@@ -31,7 +31,8 @@ module gelu_unit #(
     parameter int OUT_BITS = 8,      // sim/golden/params.py: ACT_BITS
     parameter int MULT_W = 15,       // sim/golden/requant.py: MULT_BITS
     parameter int SHIFT_W = 6,       // requantize shifts in [SHIFT_MIN, SHIFT_MAX] = [1, 62]
-    parameter int Q_B_W = IN_BITS + 2,  // clip point q_b < 2^Q_B_W (checked when packing)
+    parameter int Q_B_W = IN_BITS + 1,  // clip point q_b < 2^Q_B_W (checked when packing);
+                                     // t*t is then one DSP48E2 (17 x 17 unsigned)
     localparam int SET_W = MAX_SETS > 1 ? $clog2(MAX_SETS) : 1,
     localparam int WORDS = CHANNELS / LANES,
     localparam int WORD_W = WORDS > 1 ? $clog2(WORDS) : 1,

@@ -95,7 +95,7 @@ module residual_layernorm #(
   localparam int TREE = $clog2(LANES);
   localparam int IN_STAGES = 5;      // accept, add, saturate, square, accumulate (+ LAT, TREE)
   localparam int SCALAR_STAGES = 9;  // P1..P8 and the std clamp (+ isqrt, recip)
-  localparam int OUT_STAGES = 6;     // read, y, y*recip, round shift, saturate, *gamma (+ LAT)
+  localparam int OUT_STAGES = 7;     // read, y, y*hi|y*lo, carry, add, saturate, *gamma (+ LAT)
   localparam int CLOG_N = $clog2(N);
   localparam int SX_W = RES_BITS + CLOG_N + 1;   // sum x, signed
   localparam int VAR_W = 2 * RES_BITS + CLOG_N;  // sum x^2 and sum (x-mean)^2 < N * 2^32
@@ -106,9 +106,8 @@ module residual_layernorm #(
   localparam int MM_W = $clog2(MEAN_MULT + 1);
   localparam int N_W = CLOG_N + 2;               // N as a signed factor
   localparam int Y_W = RES_BITS + 2;             // x - mean
-  localparam int P_W = Y_W + Q_W + 1;            // y * recip (|.| < 2^57)
   localparam int RSH = RECIP_BITS - NORM_BITS;   // the round shift of qn
-  localparam int R_W = P_W - RSH;
+  localparam int R_W = Y_W + Q_W + 1 - RSH;      // (y * recip) >> RSH, |y * recip| < 2^57
   localparam int G_W = NORM_SAT_BITS + GAMMA_BITS;
   localparam int ACC_W = 32;
   localparam int REC_LAT = IN_STAGES + LAT + TREE + SCALAR_STAGES + ROOT_W + Q_W;
@@ -469,25 +468,35 @@ module residual_layernorm #(
     if (pop) {cur_set, cur_mean, cur_recip} <= rec_mem[rec_rp];
   end
 
+  // y * recip is split at the round shift, recip = hi * 2^RSH + lo, so that each product
+  // is one DSP-sized multiply and the rounding needs no wide add after it:
+  //   (y*recip + 2^(RSH-1)) >> RSH = y*hi + (((y*lo) >>> (RSH-1)) + 1) >>> 1   (exactly)
   localparam int FV = OUT_STAGES + LAT;  // output register index
-  localparam logic signed [P_W-1:0] ROUND = P_W'(1) <<< (RSH - 1);
+  localparam int HI_W = Q_W - RSH;             // recip's bits above the round shift
+  localparam int PH_W = Y_W + HI_W + 1;        // y * hi
+  localparam int PL_W = Y_W + RSH + 1;         // y * lo
+  localparam int C_W = PL_W - RSH + 2;         // the rounded carry of y * lo
   localparam logic signed [R_W-1:0] QN_MAX = R_W'((1 << (NORM_SAT_BITS - 1)) - 1);
   localparam logic signed [R_W-1:0] QN_MIN = -R_W'(1 << (NORM_SAT_BITS - 1));
   logic [FV:1] f_v, f_last;
   logic [LANES*RES_BITS-1:0] f1_x;
   logic signed [M_W-1:0] f1_mean;
   logic [Q_W-1:0] f1_recip, f2_recip;
-  logic [SET_W-1:0] f_set[1:4];
-  logic [BEAT_W-1:0] f_beat[1:4];
+  logic [SET_W-1:0] f_set[1:5];
+  logic [BEAT_W-1:0] f_beat[1:5];
   logic [LANES*Y_W-1:0] f2_y;
-  logic [LANES*P_W-1:0] f3_p;
-  logic [LANES*R_W-1:0] f4_r;
-  logic [LANES*NORM_SAT_BITS-1:0] f5_qn;
-  logic [NROW_W-1:0] f5_nrow;
-  /* verilator lint_off UNUSEDSIGNAL */  // gamma was used in F6
-  logic [NROW_W-1:0] f6_nrow;
+  logic [LANES*PH_W-1:0] f3_ph, f4_ph;
+  /* verilator lint_off UNUSEDSIGNAL */  // the bits below the round shift
+  logic [LANES*PL_W-1:0] f3_pl;
   /* verilator lint_on UNUSEDSIGNAL */
-  logic [LANES*ACC_W-1:0] f6_g;
+  logic [LANES*C_W-1:0] f4_c;
+  logic [LANES*R_W-1:0] f5_r;
+  logic [LANES*NORM_SAT_BITS-1:0] f6_qn;
+  logic [NROW_W-1:0] f6_nrow;
+  /* verilator lint_off UNUSEDSIGNAL */  // gamma was used in F7
+  logic [NROW_W-1:0] f7_nrow;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [LANES*ACC_W-1:0] f7_g;
 
   always_ff @(posedge clk) begin
     if (!rst_n) f_v <= '0;
@@ -503,40 +512,48 @@ module residual_layernorm #(
       f1_recip <= cur_recip;
       f_set[1] <= cur_set;
       f_beat[1] <= ob;
-      for (int k = 2; k <= 4; k++) begin
+      for (int k = 2; k <= 5; k++) begin
         f_set[k] <= f_set[k-1];
         f_beat[k] <= f_beat[k-1];
       end
       f2_recip <= f1_recip;
-      f5_nrow <= nmem[prm_addr(f_set[4], f_beat[4])];
-      f6_nrow <= f5_nrow;
+      f6_nrow <= nmem[prm_addr(f_set[5], f_beat[5])];
+      f7_nrow <= f6_nrow;
       for (int i = 0; i < LANES; i++) begin
         logic signed [R_W-1:0] r;
         // F2: y = x - mean
         f2_y[Y_W*i +: Y_W] <= Y_W'($signed(f1_x[RES_BITS*i +: RES_BITS])) - Y_W'(f1_mean);
-        // F3: y * recip
-        f3_p[P_W*i +: P_W] <= P_W'($signed(f2_y[Y_W*i +: Y_W])) * $signed(P_W'(f2_recip));
-        // F4: round half up and shift by RECIP_BITS - NORM_BITS
-        f4_r[R_W*i +: R_W] <= R_W'(($signed(f3_p[P_W*i +: P_W]) + ROUND) >>> RSH);
-        // F5: SAT_LN_NORM
-        r = $signed(f4_r[R_W*i +: R_W]);
-        if (r > QN_MAX) f5_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS] <= QN_MAX[NORM_SAT_BITS-1:0];
-        else if (r < QN_MIN) f5_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS] <= QN_MIN[NORM_SAT_BITS-1:0];
-        else f5_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS] <= r[NORM_SAT_BITS-1:0];
-        // F6: qn * gamma
-        f6_g[ACC_W*i +: ACC_W] <= ACC_W'(
-            G_W'($signed(f5_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS]))
-            * G_W'($signed(f5_nrow[NLANE_W*i +: GAMMA_BITS])));
+        // F3: y * hi and y * lo, one multiply each
+        f3_ph[PH_W*i +: PH_W] <= PH_W'($signed(f2_y[Y_W*i +: Y_W]))
+                                 * $signed(PH_W'(f2_recip[Q_W-1:RSH]));
+        f3_pl[PL_W*i +: PL_W] <= PL_W'($signed(f2_y[Y_W*i +: Y_W]))
+                                 * $signed(PL_W'(f2_recip[RSH-1:0]));
+        // F4: round the low product half up to its carry into bit RSH
+        f4_c[C_W*i +: C_W] <= (C_W'($signed(f3_pl[PL_W*i + RSH - 1 +: PL_W - RSH + 1]))
+                               + C_W'(1)) >>> 1;
+        f4_ph[PH_W*i +: PH_W] <= f3_ph[PH_W*i +: PH_W];
+        // F5: (y * recip + 2^(RSH-1)) >> RSH
+        f5_r[R_W*i +: R_W] <= R_W'($signed(f4_ph[PH_W*i +: PH_W]))
+                              + R_W'($signed(f4_c[C_W*i +: C_W]));
+        // F6: SAT_LN_NORM
+        r = $signed(f5_r[R_W*i +: R_W]);
+        if (r > QN_MAX) f6_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS] <= QN_MAX[NORM_SAT_BITS-1:0];
+        else if (r < QN_MIN) f6_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS] <= QN_MIN[NORM_SAT_BITS-1:0];
+        else f6_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS] <= r[NORM_SAT_BITS-1:0];
+        // F7: qn * gamma
+        f7_g[ACC_W*i +: ACC_W] <= ACC_W'(
+            G_W'($signed(f6_qn[NORM_SAT_BITS*i +: NORM_SAT_BITS]))
+            * G_W'($signed(f6_nrow[NLANE_W*i +: GAMMA_BITS])));
       end
     end
   end
 
   for (genvar i = 0; i < LANES; i++) begin : g_out
     requant #(.OUT_BITS(OUT_BITS)) u_rq (
-        .clk(clk), .en(en), .acc(f6_g[ACC_W*i +: ACC_W]),
-        .bias(f6_nrow[NLANE_W*i + GAMMA_BITS +: BIAS_W]),
-        .mult(f6_nrow[NLANE_W*i + GAMMA_BITS + BIAS_W +: MULT_W]),
-        .shift(f6_nrow[NLANE_W*i + GAMMA_BITS + BIAS_W + MULT_W +: SHIFT_W]),
+        .clk(clk), .en(en), .acc(f7_g[ACC_W*i +: ACC_W]),
+        .bias(f7_nrow[NLANE_W*i + GAMMA_BITS +: BIAS_W]),
+        .mult(f7_nrow[NLANE_W*i + GAMMA_BITS + BIAS_W +: MULT_W]),
+        .shift(f7_nrow[NLANE_W*i + GAMMA_BITS + BIAS_W + MULT_W +: SHIFT_W]),
         .narrow(1'b0), .y(m_axis_out_tdata[OUT_BITS*i +: OUT_BITS]));
   end
 

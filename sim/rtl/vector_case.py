@@ -49,7 +49,7 @@ LN_ALIGN, LN_NORM = 0, 1  # residual_layernorm kinds
 GELU_SCALAR_BYTES = 7  # q_b u32, q_one u16, shift u8
 GELU_SHIFT_BITS = 6  # the field of GeluParams.shift the unit reads
 # gelu_unit's clip-point width: q_b < 2**GELU_Q_B_BITS (derive gives about 2.5 / scale)
-GELU_Q_B_BITS = GELU_IN_BITS + 2
+GELU_Q_B_BITS = GELU_IN_BITS + 1
 GAMMA_BYTES = 2
 BIAS_BYTES = 4
 
