@@ -2,7 +2,8 @@
 
 cocotbext-axi's AxiLiteMaster writes the arguments and ap_start; AxiRam slaves on every
 AXI4 master are the DDR. One simulation of the small build "a" of tests/test_rtl_layer.py
-runs the calls in order (so the image is loaded once, by the first): one sequence; a
+runs the calls in order (so the image is loaded once, by the first), with random
+ready/valid gaps on every AXI4 channel of the memory model: one sequence; a
 batch of three lengths; the same batch started again (fresh pending tags, correct
 again); a call that is never started; invalid entries; layers out of range. Outputs
 are compared bit for bit with the golden encoder (make_case's expected).
@@ -95,7 +96,8 @@ def _results() -> tuple[list[kc.KernelCall], list[dict]]:
         _invalid_call(run=6),  # the image address is back: the model is loaded again
         _refused("bad_layers", _cases((4,), seed=4), layers + 1, run=7, code="bad_layers"),
     ]
-    return calls, simulate_kernel(cfg, image, calls, simulator("verilator"))
+    return calls, simulate_kernel(cfg, image, calls, simulator("verilator"), stress=True,
+                                  seed=7)
 
 
 def _result(name: str) -> tuple[kc.KernelCall, dict]:
@@ -128,6 +130,13 @@ def test_one_sequence_bit_exact_through_the_registers() -> None:
     res = _assert_exact("single")
     _assert_done_cleanly(res)
     assert res["ctrl_at_reset"] & kc.AP_IDLE
+
+
+def test_every_burst_is_legal_axi4() -> None:
+    """<= 256 beats, inside one 4 KiB page, aligned, on every master, for every call."""
+    res = _result("single")[1]
+    assert res["burst_violations"] == []
+    assert set(res["bursts"]) == set(abi.M_AXI_PORTS)  # every master was checked
 
 
 def test_batch_of_three_lengths_bit_exact() -> None:

@@ -42,11 +42,14 @@ def kernel_engine(cfg: DesignConfig, image: LayerImage, build_root: Path | None 
 
 
 def simulate_kernel(cfg: DesignConfig, image: LayerImage, calls: Sequence[KernelCall],
-                    sim: Simulator, build_root: Path | None = None,
-                    waves: bool = False) -> list[dict[str, Any]]:
-    """Run `calls` one after another in one simulation; per call what the bench saw."""
+                    sim: Simulator, stress: bool = False, seed: int = 0,
+                    build_root: Path | None = None, waves: bool = False
+                    ) -> list[dict[str, Any]]:
+    """Run `calls` one after another in one simulation; per call what the bench saw.
+    `stress`: random ready/valid gaps on every AXI4 channel of the DDR model."""
     data = pack_image(image, tuple(cfg.bucket_edges))
     bound = layer_cycles_bound(image, image.params.max_len) + LOAD_CYCLES_PER_BYTE * len(data)
     run = KernelRun(data, Layout(), list(calls), image.params.hidden, bound)
     engine = kernel_engine(cfg, image, build_root)
-    return run_cases(engine, {}, [run], sim, StimulusOptions(False, False), build_root, waves)
+    return run_cases(engine, {}, [run], sim, StimulusOptions(stress, stress, seed=seed),
+                     build_root, waves)

@@ -35,16 +35,29 @@ from sim.rtl.kernel_case import (
     port_name,
     port_reads,
 )
-from sim.rtl.stimulus import CASES_ENV, CLOCK_NS, RESET_CYCLES, RESULTS_ENV
+from sim.rtl.stimulus import (
+    CASES_ENV,
+    CLOCK_NS,
+    RESET_CYCLES,
+    RESULTS_ENV,
+    StimulusOptions,
+    pause_generator,
+)
 
+AXI4_MAX_BEATS = 256  # INCR bursts
+AXI4_BOUNDARY = 4096  # no burst crosses one
 POLL_CYCLES = 50      # between reads of the control word while the kernel runs
 IDLE_WAIT_CYCLES = 2000  # a call that is never started: how long to watch nothing happen
 SENTINEL = 0x5A       # act_out is filled with this before a call: "not written"
 
 
 class KernelBench:
-    def __init__(self, dut, run: KernelRun) -> None:
+    """The host (control master), the DDR model, the burst checker of one kernel run."""
+
+    def __init__(self, dut, run: KernelRun, options: StimulusOptions) -> None:
         self.dut, self.run = dut, run
+        self.violations: list[str] = []
+        self.bursts: dict[str, int] = {}
         cocotb.start_soon(Clock(dut.ap_clk, CLOCK_NS, unit="ns").start())
         self.ctrl = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_control"), dut.ap_clk,
                                   dut.ap_rst_n, reset_active_level=False)
@@ -64,6 +77,34 @@ class KernelBench:
                                 size=run.layout.size, mem=self.ram.mem if self.ram else None)
             self.ram = self.ram or s
             self.slaves.append(s)
+            if options.input_gaps:  # random ready and valid gaps on every channel
+                channels = (("ar_channel", "r_channel") if port_reads(reg.name)
+                            else ("aw_channel", "w_channel", "b_channel"))
+                for ch in channels:
+                    getattr(s, ch).set_pause_generator(
+                        pause_generator(options.seed + len(self.slaves) * 10 + len(ch),
+                                        options.gap_prob))
+            self._check_bursts(reg.name, getattr(s, "ar_channel" if port_reads(reg.name)
+                                                 else "aw_channel"))
+
+    def _check_bursts(self, name: str, channel) -> None:
+        """Record every address the slave takes that breaks AXI4: over 256 beats, across
+        4 KiB, or unaligned to the beat (checked as the slave receives it, no per-cycle
+        polling)."""
+        recv = channel.recv
+        prefix = "ar" if port_reads(name) else "aw"
+
+        async def checked():
+            t = await recv()
+            a = int(getattr(t, f"{prefix}addr"))
+            n = int(getattr(t, f"{prefix}len")) + 1
+            b = 1 << int(getattr(t, f"{prefix}size"))
+            if n > AXI4_MAX_BEATS or a % AXI4_BOUNDARY + n * b > AXI4_BOUNDARY or a % b:
+                self.violations.append(f"{name}: burst at {a:#x}, {n} x {b} bytes")
+            self.bursts[name] = self.bursts.get(name, 0) + 1
+            return t
+
+        channel.recv = checked
 
     async def reset(self) -> None:
         self.dut.ap_rst_n.value = 0
@@ -125,7 +166,7 @@ class KernelBench:
 async def run_calls(dut) -> None:
     spec = pickle.loads(Path(os.environ[CASES_ENV]).read_bytes())
     run: KernelRun = spec["cases"][0]
-    bench = KernelBench(dut, run)
+    bench = KernelBench(dut, run, spec["options"])
     await bench.reset()
     bench.ram.write(run.layout.image, run.image)
     await bench.ctrl.write_dword(CONTROL["gie"], 1)
@@ -135,4 +176,6 @@ async def run_calls(dut) -> None:
     for c in run.calls:
         results.append(await bench.call(c))
     results[0]["ctrl_at_reset"] = idle
+    results[0]["burst_violations"] = bench.violations
+    results[0]["bursts"] = bench.bursts
     Path(os.environ[RESULTS_ENV]).write_text(json.dumps(results))
