@@ -56,7 +56,15 @@ def fit_report(cfg: DesignConfig) -> dict[str, Any]:
     target) and, where it overflows, by how much. Weights that do not fit on chip stream
     from DDR, so they never make a design unfit."""
     from hw.config import ConfigError
-    from hw.perf.model import MODEL_NAME, UTIL_TARGET, kernel_share, place, resources
+    from hw.perf.model import (
+        MODEL_NAME,
+        UTIL_TARGET,
+        build_design,
+        kernel_share,
+        max_groups,
+        place,
+        resources,
+    )
 
     board = load_board(cfg.board)
     report: dict[str, Any] = {"board": board.name, "model": MODEL_NAME, "figures": "modeled"}
@@ -68,8 +76,17 @@ def fit_report(cfg: DesignConfig) -> dict[str, Any]:
     share = kernel_share(board)
     rows = {k: {"need": int(used[k]), "usable": int(share[k] * UTIL_TARGET[k]),
                 "kernel_share": int(share[k])} for k in used}
-    over = [{"resource": k.upper(), **r, "over": r["need"] - r["usable"]}
-            for k, r in rows.items() if r["need"] > r["usable"]]
+    over: list[dict[str, Any]] = [{"resource": k.upper(), **r, "over": r["need"] - r["usable"]}
+                                  for k, r in rows.items() if r["need"] > r["usable"]]
+    if not over and max_groups(cfg, board, place(cfg, board, {})) < 1:
+        # the totals fit, but the model's own check (engines placed per SLR) does not:
+        # build_design names why, before it needs any weights
+        try:
+            build_design(cfg, board, {})
+            detail = "not even one PE group fits next to the buffers"
+        except ConfigError as e:
+            detail = str(e)
+        over.append({"resource": "floorplan", "detail": detail})
     return {**report, "fits": not over, "resources": rows, "overflows": over}
 
 
