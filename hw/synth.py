@@ -281,12 +281,18 @@ def run_yosys(engine: SynthEngine, parameters: dict[str, int], *, quiet: bool = 
                 watcher.join()
     seconds = time.monotonic() - t0
     if rc != 0 or not (work / "stat.json").is_file():
-        text = (work / "stdout.txt").read_text(errors="replace")
-        text += log.read_text(errors="replace") if log.is_file() else ""
-        err = next((ln.strip() for ln in text.splitlines() if "ERROR" in ln or "error:" in ln),
-                   text.strip().splitlines()[-1] if text.strip() else f"exit {rc}")
-        raise SynthError(f"Yosys failed on {engine.top}: {err[:300]} (log {log}); fix the RTL "
-                         "construct named there")
+        out = (work / "stdout.txt").read_text(errors="replace")
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        err = next((ln.strip() for ln in (out + text).splitlines()
+                    if "ERROR" in ln or "error:" in ln), "")
+        if not err and ("Wasm exception" in out or "Trap" in out):
+            passes = [ln.strip() for ln in text.splitlines() if ". Executing" in ln]
+            raise SynthError(f"Yosys crashed (an internal error, not a refused construct) "
+                             f"on {engine.top} {parameters} in "
+                             f"'{passes[-1] if passes else '?'}' (log {log}); report it with "
+                             "the log, or try other parameters")
+        raise SynthError(f"Yosys failed on {engine.top}: {(err or f'exit {rc}')[:300]} "
+                         f"(log {log}); fix the RTL construct named there")
     stat = json.loads((work / "stat.json").read_text())
     with open(work / "netlist.json", "rb") as src, gzip.open(work / "netlist.json.gz",
                                                              "wb") as dst:
