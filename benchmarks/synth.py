@@ -48,10 +48,12 @@ def _row(res: dict[str, Any], point: dict[str, Any] | None = None) -> dict[str, 
     return row
 
 
-def calibrate(engines: list[str], rev: str) -> dict[str, Any]:
-    rtl_dir, commit = snapshot_rtl(rev)
+def calibrate(engines: list[str], rev: str, engine_revs: dict[str, str]) -> dict[str, Any]:
+    """Synthesise every point; `engine_revs` pins an engine to another commit's RTL."""
     points: dict[str, list[dict[str, Any]]] = {}
+    commits: dict[str, str] = {}
     for engine in engines:
+        rtl_dir, commits[engine] = snapshot_rtl(engine_revs.get(engine, rev))
         for point in CALIBRATION_POINTS[engine]:
             params = point_parameters(engine, point)
             print(f"[calibrate] {engine} {params}", file=sys.stderr, flush=True)
@@ -61,22 +63,30 @@ def calibrate(engines: list[str], rev: str) -> dict[str, Any]:
 
     doc = {"what": "Yosys synthesis points the hw.perf resource model is fitted to",
            "figures": "measured (Yosys cell counts); timing modeled from the netlist depth",
-           "yosys": yosys_version(), "command": SYNTH_COMMAND, "rtl_commit": commit,
+           "yosys": yosys_version(), "command": SYNTH_COMMAND, "rtl_commit": commits,
            "benchmark_command": shlex.join([sys.executable, *sys.argv]),
            "machine": machine_info(torch_details=False), "points": points}
     write_json(CALIBRATION_FILE, doc)
     return doc
 
 
-def full_size(engines: list[str], config: str | None, rev: str) -> dict[str, Any]:
+def full_size(engines: list[str], config: str | None, rev: str,
+              engine_revs: dict[str, str]) -> dict[str, Any]:
+    from hw.synth import SynthError, engine_parameters
+
     cfg = DesignConfig.from_yaml(config)
-    rtl_dir, commit = snapshot_rtl(rev)
     rows = []
     for engine in engines:
-        from hw.synth import engine_parameters
-
-        res = synthesize(engine, engine_parameters(engine, cfg), rtl_dir=rtl_dir)
+        rtl_dir, commit = snapshot_rtl(engine_revs.get(engine, rev))
+        params = engine_parameters(engine, cfg)
+        try:
+            res = synthesize(engine, params, rtl_dir=rtl_dir)
+        except SynthError as e:  # recorded, not hidden: the next engine still runs
+            rows.append({"engine": engine, "parameters": params, "rtl_commit": commit,
+                         "error": str(e)})
+            continue
         row = _row(res)
+        row["rtl_commit"] = commit
         row["figures"] = "measured (Yosys); fmax modeled from the measured depth"
         if engine in CALIBRATION_POINTS:
             from hw.perf.synth_model import engine_fit
@@ -94,7 +104,7 @@ def full_size(engines: list[str], config: str | None, rev: str) -> dict[str, Any
     doc = {"command": shlex.join([sys.executable, *sys.argv]),
            "machine": machine_info(torch_details=False), "yosys": yosys_version(),
            "synth_command": SYNTH_COMMAND, "config": config or "hw/configs/minilm-u200.yaml",
-           "rtl_commit": commit, "design": _design_summary(cfg), "rows": rows}
+           "design": _design_summary(cfg), "rows": rows}
     write_json(RESULTS, doc)
     return doc
 
@@ -126,10 +136,13 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=None,
                     help="engines (default: spmm attention; calibration: all with points)")
     ap.add_argument("--rev", default="HEAD", help="commit whose RTL is synthesised (HEAD)")
+    ap.add_argument("--engine-rev", action="append", default=[], metavar="ENGINE=REV",
+                    help="synthesise ENGINE on the RTL of commit REV instead")
     ap.add_argument("--config", help="design config of the full-size run")
     args = ap.parse_args()
+    revs = dict(item.split("=", 1) for item in args.engine_rev)
     if args.calibrate:
-        doc = calibrate(args.engines or list(CALIBRATION_POINTS), args.rev)
+        doc = calibrate(args.engines or list(CALIBRATION_POINTS), args.rev, revs)
         for engine, rows in doc["points"].items():
             fit = fit_engine(engine, [r for r in rows if not r["held_out"]])
             for r in rows:
@@ -137,9 +150,9 @@ def main() -> None:
                 print(engine, r["point"], "held out" if r["held_out"] else "",
                       {k: f"{measured(r)[k]:.0f}/{pred[k]:.0f}" for k in MEASURED_KEY})
     else:
-        doc = full_size(args.engines or ["spmm", "attention"], args.config, args.rev)
+        doc = full_size(args.engines or ["spmm", "attention"], args.config, args.rev, revs)
         for r in doc["rows"]:
-            print(r["engine"], r["counts"], r["timing"]["fmax_mhz"], "MHz")
+            print(r["engine"], r.get("error") or (r["counts"], r["timing"]["fmax_mhz"], "MHz"))
 
 
 if __name__ == "__main__":
