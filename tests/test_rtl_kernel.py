@@ -183,6 +183,15 @@ def test_kernel_and_rendered_top_lint_clean() -> None:
     assert lint(kernel_engine(cfg, image), {}, sim) == ""
 
 
+def test_default_design_kernel_lints_clean() -> None:
+    """The MiniLM design (W = 16: 128-bit activation ports) at the layer test's 4 groups."""
+    from hw.config import DesignConfig
+
+    cfg = DesignConfig.from_yaml()
+    params = LayerParams.from_config(cfg, groups=4)
+    assert lint(ENGINES["kernel"], kc.hdl_parameters(params, cfg), simulator("verilator")) == ""
+
+
 # ---- register map and image (no simulator) -----------------------------------------------
 
 def test_register_offsets_are_the_vitis_hls_ones() -> None:
