@@ -247,11 +247,16 @@ def _build_rtl(args: argparse.Namespace) -> tuple[dict, int]:
     if args.project is not None:
         raise CliError("--project: --kernel rtl renders its package from the model; give "
                        "--out and the model options instead")
+    cfg, _ = _config(args)
+    try:  # before the render, which loads a model
+        params = rtl_kernel.layer_params(cfg)
+    except ValueError as e:
+        raise CliError(f"--kernel rtl: {e}") from None
     rendered = _render_to(args, args.out)
     try:
-        pkg = rtl_kernel.render_for_model(rendered.cfg, rendered.qmodel, rendered.out)
+        pkg = rtl_kernel.render_for_model(rendered.cfg, rendered.qmodel, rendered.out, params)
     except ValueError as e:
-        raise CliError(str(e)) from None
+        raise CliError(f"--kernel rtl: {e}") from None
     project = rendered.out
     steps = rtl_kernel.plan(load_board(rendered.cfg.board).platform, args.target)
     missing = vitis.missing_tools(steps)

@@ -133,11 +133,16 @@ def xclbin_name(target: str) -> str:
     return f"{abi.KERNEL}.rtl.{target}.xclbin"
 
 
-def render_for_model(cfg: DesignConfig, model: Any, project: Path,
-                     groups: int | None = None) -> Package:
-    """Deal `model` (a QuantizedModel) over the design's PE groups and render the package.
+def layer_params(cfg: DesignConfig, groups: int | None = None) -> LayerParams:
+    """The layer top's parameters for `cfg` (groups: the floorplan's by default).
     ValueError (one line) when the RTL top cannot take the design (e.g. bo != bi)."""
+    return LayerParams.from_config(cfg, groups or default_groups(cfg))
+
+
+def render_for_model(cfg: DesignConfig, model: Any, project: Path,
+                     params: LayerParams | None = None) -> Package:
+    """Deal `model` (a QuantizedModel) over the PE groups and render the package."""
     from sim.rtl.layer_case import build_image
 
-    params = LayerParams.from_config(cfg, groups or default_groups(cfg))
+    params = params or layer_params(cfg)
     return render_package(cfg, build_image(model, params), project)

@@ -285,3 +285,18 @@ def test_kernel_xml_matches_the_register_table(package: tuple[Path, dict]) -> No
     for name in ports:
         if name != "s_axi_control":
             assert f"{name}_araddr" in top or f"{name}_awaddr" in top
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "host.cli", "hw", "build", "--kernel", "rtl",
+                           *args], cwd=REPO, capture_output=True, text=True,
+                          env={**_base_env(), "PATH": "/usr/bin:/bin"})
+
+
+def test_build_rtl_refuses_what_the_rtl_top_cannot_take(tmp_path: Path) -> None:
+    """bo != bi (the packaged SMALL design) and --project: one line each, exit 2."""
+    proc = _cli("--synthetic", "--out", str(tmp_path / "p"))
+    assert proc.returncode == 2 and "bo == bi" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = _cli("--project", str(tmp_path))
+    assert proc.returncode == 2 and "--project" in proc.stderr and "--out" in proc.stderr
