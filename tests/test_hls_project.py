@@ -114,6 +114,57 @@ def test_tcl_and_link_cfg_follow_config(tmp_path: Path, qmodel, board: str,
         assert vitis.plan(b.platform, target)[-1].command in make
 
 
+def _variable_loops_without_tripcount(text: str) -> list[str]:
+    """`for`/`while` loops whose bound names a run-time value (the length L or a lower-case
+    identifier: n, kk, nt, j.length ...) and that have no LOOP_TRIPCOUNT (or UNROLL) right
+    after. Upper-case names are compile-time constants by the library's convention."""
+    lines = text.splitlines()
+    bad = []
+    for i, line in enumerate(lines):
+        m = re.search(r"\b(for|while)\s*\((.*)", line)
+        if not m:
+            continue
+        head = m[2]
+        cond = head.split(";")[1] if m[1] == "for" else head
+        own = set(re.findall(r"int\s+(\w+)\s*=", head))
+        names = [t for t in re.findall(r"[A-Za-z_][\w.]*(?:::\w+)*", cond)
+                 if t not in own and "::" not in t and not t.startswith("beat")
+                 and (t == "L" or not re.fullmatch(r"[A-Z][A-Z0-9_]*", t))]  # L: the length
+        window = "\n".join(lines[i + 1:i + 4])
+        if names and "LOOP_TRIPCOUNT" not in window and "UNROLL" not in window:
+            bad.append(f"{i + 1}: {line.strip()}")
+    return bad
+
+
+def test_rendered_kernel_follows_the_vitis_rules(project: Path) -> None:
+    """The issue-17 rules, read off the rendered sources: typed 512-bit image port, no
+    pointer reinterpretation, no mutable statics in the library, a trip count on every
+    variable-bound loop, depth= on every m_axi port from the image and testbench sizes."""
+    top = (project / "src" / "sbf_top.cpp").read_text()
+    kernel = {p.name: p.read_text() for p in (project / "kernel").glob("*.h")}
+    for name, text in [("sbf_top.cpp", top), *kernel.items()]:
+        assert "reinterpret_cast" not in text, name
+        assert not _variable_loops_without_tripcount(text), (name,
+                                                            _variable_loops_without_tripcount(text))
+    for name, text in kernel.items():
+        statics = [ln for ln in text.splitlines()
+                   if re.match(r"\s*static\s", ln) and "static const" not in ln
+                   and "static_assert" not in ln]
+        assert not statics, (name, statics)
+    assert re.search(r"const sbf::mem_word_t\* image", top)
+    assert "typedef ap_uint<MEM_BITS> mem_word_t;" in kernel["sbf_types.h"]
+    assert "MEM_BITS = 512" in kernel["sbf_types.h"]
+    depth = dict(re.findall(r"m_axi port = (\w+) bundle = \w+ offset = slave depth = (\d+)",
+                            top))
+    assert set(depth) == set(abi.M_AXI_PORTS)
+    lanes = min(SMALL.bo, SMALL.bi)
+    weights = (project / "weights" / "weights.bin").stat().st_size
+    assert int(depth["image"]) == -(-weights // image.ALIGN)
+    assert int(depth["act_in"]) == (project / "tb" / "input.bin").stat().st_size // lanes
+    n_seq = (project / "tb" / "schedule.bin").stat().st_size // (4 * len(abi.SCHEDULE_FIELDS))
+    assert int(depth["status"]) == n_seq
+
+
 def _hp(seed: int, out_f: int, in_f: int, shape: HPShape, keep: float):
     w = np.random.default_rng(seed).integers(-127, 128, size=(out_f, in_f)).astype(np.int8)
     return encode(w, hp_mask(w, shape, keep), shape)

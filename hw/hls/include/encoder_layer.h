@@ -537,6 +537,8 @@ void encoder_layer(const typename beat<CFG>::type* src, const seq_job* jobs, int
 #pragma HLS STREAM variable = ln1f depth = SEQ_H
 #pragma HLS STREAM variable = mid depth = SEQ_F
 #pragma HLS STREAM variable = y depth = SEQ_H
+  (void)SEQ_H;  // used by the pragmas only
+  (void)SEQ_F;
   feed<CFG>(src, jobs, n, j0, x0);
   qkv_stage<CFG>(n, j0, j1, x0, x1, w.query, w.key, w.value, q, k, v);
   attention_stage<CFG>(n, j1, j2, x1, x2, w.attn, q, k, v, ctx);
