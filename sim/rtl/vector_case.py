@@ -403,15 +403,19 @@ def random_layernorm_case(name: str, params: LayerNormUnitParams, tokens: int,
     """Random branch/skip and LayerNorm constants of realistic ranges.
 
     With `extremes`: rows of int16 min and max (saturating residuals), constant rows
-    (std 0: the output is beta), all zeros, and alternating min/max (the largest variance).
+    (std 0: the output is beta), all zeros, alternating min/max (the largest variance),
+    and rows of sum (x-mean)^2 = 1, 2, 4 (std 1 and 2: recip = 2^40 and 2^39, the top
+    quotient bits, with y != 0).
     """
     n = params.n
     lo, hi = int_range(RES_BITS)
     branch = rng.integers(lo // 8, hi // 8, size=(tokens, n))
     skip = rng.integers(-128, 128, size=(tokens, n))
     if extremes:
+        one_hot = np.eye(1, n, dtype=np.int64)[0]
         rows = [np.full(n, lo), np.full(n, hi), np.full(n, 1234), np.zeros(n, np.int64),
-                np.where(np.arange(n) % 2, lo, hi)]
+                np.where(np.arange(n) % 2, lo, hi), one_hot, 2 * one_hot,
+                one_hot + np.roll(one_hot, 1)]
         for i in range(tokens):
             branch[i] = rows[i % len(rows)]
             skip[i] = (np.full(n, -128) if i % len(rows) == 0 else
