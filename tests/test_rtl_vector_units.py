@@ -289,3 +289,23 @@ def test_cases_that_do_not_fit_are_refused_in_one_line() -> None:
         LayerNormUnitParams(8, 36, 1)
     with pytest.raises(ValueError, match="dest_w"):
         GeluUnitParams(1, 1536, 1, dest_w=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(np.log(2e-5), np.log(1.0)))
+def test_gelu_lane_widths_hold_for_every_derived_parameter_set(log_scale: float) -> None:
+    """Every GeluParams.derive at input scales 2e-5..1 fits the lane (GeluCase.check), and
+    over the whole int16 input range the erf magnitude stays in [-q_one, q_one] and
+    |q * e| < 2^31, the widths gelu_lane.sv keeps (MAG_W, E_W, a 32-bit product)."""
+    from sim.golden.nonlinear import GeluParams, int_gelu
+    from sim.golden.params import GELU_IN_BITS
+
+    p = GeluParams.derive(float(np.exp(log_scale)))
+    case = GeluCase("derived", np.zeros((0, 8), np.int64), p, Requant(1 << 14, 20, 8))
+    case.check(GeluUnitParams(8, 8, 1))
+    lo, hi = int_range(GELU_IN_BITS)
+    q = np.arange(lo, hi + 1, dtype=np.int64)
+    t = np.maximum(p.q_b - np.abs(q), 0)
+    mag = ((p.q_one << p.shift) - t * t) >> p.shift
+    assert mag.min() >= -p.q_one and mag.max() <= p.q_one
+    assert np.abs(int_gelu(q, p)).max() < 1 << 31
