@@ -1,7 +1,7 @@
 // The top-k sparse attention engine for one head (Peng et al., DAC 2022), as the RTL
 // engine (hw/rtl/sparse_attention.sv) runs it and sim/golden/sparse_attention.py defines it:
 //   K pass     K rows -> signed 4-bit codes with one scale over the head's L keys
-//   per query  EST    one key per cycle: 4x4-bit products from the 256-entry ESTIMATE_LUT,
+//   per query  EST    one key per cycle: 4x4-bit products from the 256-entry ESTIMATE_LUT
 //                     summed over d, into a sorted insertion list of the top k (ties keep
 //                     the lower key index)
 //              EXACT  int8 q.k of the k kept keys only, requantized (SAT_ATTN_SCORE)
@@ -89,58 +89,64 @@ fill:
   }
 }
 
-// est[j] = sum_d LUT[q4[d], k4[j][d]]: one query row against L keys, D lookups a cycle.
-template <int MAX_L, int D>
-void estimate_row(const lut_t lut[D][LUT_SIZE], const q4_t q4[D], const q4_t k4[MAX_L][D],
-                  int L, est_t est[MAX_L]) {
-keys:
-  for (int j = 0; j < L; ++j) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
-    est_t s = 0;
-  dims:
-    for (int d = 0; d < D; ++d) {
+// sum_d LUT[q4[d], k4[d]]: the 4-bit estimate of one query against one key, D lookups.
+template <int D>
+est_t estimate_key(const lut_t lut[D][LUT_SIZE], const q4_t q4[D], const q4_t k4[D]) {
+#pragma HLS INLINE
+  est_t s = 0;
+dims:
+  for (int d = 0; d < D; ++d) {
 #pragma HLS UNROLL
-      const int addr = (int(ap_uint<NIBBLE_BITS>(q4[d])) << NIBBLE_BITS) |
-                       int(ap_uint<NIBBLE_BITS>(k4[j][d]));
-      s += lut[d][addr];  // lane d's copy of the 256-entry product table
+    const int addr = (int(ap_uint<NIBBLE_BITS>(q4[d])) << NIBBLE_BITS) |
+                     int(ap_uint<NIBBLE_BITS>(k4[d]));
+    s += lut[d][addr];  // lane d's copy of the 256-entry product table
+  }
+  return s;
+}
+
+// One step of the top-k list (best[0..n) sorted by estimate desc, then index asc): key j
+// with estimate e passes only strictly smaller estimates, so ties keep the lower index
+// first. Registers only: compares in parallel, then one shift.
+template <int MAX_K>
+void topk_insert(est_t best[MAX_K], int idx[MAX_K], int& n, int kk, est_t e, int j) {
+#pragma HLS INLINE
+  int pos = n < kk ? n : kk;
+find:
+  for (int s = MAX_K - 1; s >= 0; --s) {
+#pragma HLS UNROLL
+    if (s < n && s < kk && best[s] < e) pos = s;
+  }
+  if (pos < kk) {
+  shift:
+    for (int s = MAX_K - 1; s > 0; --s) {
+#pragma HLS UNROLL
+      if (s > pos && s < kk) {
+        best[s] = best[s - 1];
+        idx[s] = idx[s - 1];
+      }
     }
-    est[j] = s;
+    best[pos] = e;
+    idx[pos] = j;
+    if (n < kk) ++n;
   }
 }
 
-// The kk keys of largest estimate, by (estimate desc, index asc): an insertion list where a
-// later key passes only strictly smaller estimates, so ties keep the lower index first.
-template <int MAX_L, int MAX_K>
-void select_topk(const est_t est[MAX_L], int L, int kk, int idx[MAX_K]) {
+// EST for one query, as the RTL runs it: one key per cycle, its estimate straight into the
+// top-k list; the kk kept key indices come out in idx, the estimates in est (for tests).
+template <int MAX_L, int MAX_K, int D>
+void estimate_select(const lut_t lut[D][LUT_SIZE], const q4_t q4[D], const q4_t k4[MAX_L][D],
+                     int L, int kk, est_t est[MAX_L], int idx[MAX_K]) {
   est_t best[MAX_K];
 #pragma HLS ARRAY_PARTITION variable = best complete
 #pragma HLS ARRAY_PARTITION variable = idx complete
   int n = 0;
-scan:
+keys:
   for (int j = 0; j < L; ++j) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = MAX_L
-    const est_t e = est[j];
-    int pos = n < kk ? n : kk;
-  find:
-    for (int s = MAX_K - 1; s >= 0; --s) {
-#pragma HLS UNROLL
-      if (s < n && s < kk && best[s] < e) pos = s;
-    }
-    if (pos < kk) {
-    shift:
-      for (int s = MAX_K - 1; s > 0; --s) {
-#pragma HLS UNROLL
-        if (s > pos && s < kk) {
-          best[s] = best[s - 1];
-          idx[s] = idx[s - 1];
-        }
-      }
-      best[pos] = e;
-      idx[pos] = j;
-      if (n < kk) ++n;
-    }
+    const est_t e = estimate_key<D>(lut, q4, k4[j]);
+    est[j] = e;
+    topk_insert<MAX_K>(best, idx, n, kk, e, j);
   }
 }
 
@@ -183,8 +189,7 @@ queries:
     quantize4_row<D>(qr, row_absmax<D>(qr), q4);
     est_t est[MAX_L];
     int idx[MAX_K];
-    estimate_row<MAX_L, D>(lut, q4, k4, L, est);
-    select_topk<MAX_L, MAX_K>(est, L, kk, idx);
+    estimate_select<MAX_L, MAX_K, D>(lut, q4, k4, L, kk, est, idx);
     score_t x[MAX_K];
   exact:
     for (int j = 0; j < kk; ++j) {

@@ -46,8 +46,7 @@ void sbf_test_estimate_select(const int8_t* q4, const int8_t* k4, int L, int kk,
   for (int i = 0; i < L; ++i) {
     sbf::est_t e[UNIT_MAX_L];
     int sel[UNIT_MAX_K];
-    sbf::estimate_row<UNIT_MAX_L, UNIT_D>(lut, qc[i], kc, L, e);
-    sbf::select_topk<UNIT_MAX_L, UNIT_MAX_K>(e, L, kk, sel);
+    sbf::estimate_select<UNIT_MAX_L, UNIT_MAX_K, UNIT_D>(lut, qc[i], kc, L, kk, e, sel);
     for (int j = 0; j < L; ++j) est[i * L + j] = e[j].to_int();
     for (int j = 0; j < kk; ++j) idx[i * kk + j] = sel[j];
   }
