@@ -95,6 +95,8 @@ def _results() -> tuple[list[kc.KernelCall], list[dict]]:
                  image_at=kc.Layout().size - ZEROS),
         _invalid_call(run=6),  # the image address is back: the model is loaded again
         _refused("bad_layers", _cases((4,), seed=4), layers + 1, run=7, code="bad_layers"),
+        kc.KernelCall("empty", np.zeros((0, len(abi.SCHEDULE_FIELDS)), np.int32),
+                      np.zeros((0, cfg.model.hidden), np.int8), layers, kc.pending_word(8)),
     ]
     return calls, simulate_kernel(cfg, image, calls, simulator("verilator"), stress=True,
                                   seed=7)
@@ -174,6 +176,12 @@ def test_refused_calls_write_codes_and_no_outputs(name: str) -> None:
     _assert_done_cleanly(res, busy=False)
 
 
+def test_no_entries_is_done_at_once() -> None:
+    c, res = _result("empty")
+    assert res["status"] == [] and kc.result_problems(c, res) == []
+    _assert_done_cleanly(res, busy=False)
+
+
 def test_kernel_and_rendered_top_lint_clean() -> None:
     from sim.rtl.kernel_sim import kernel_engine
 
@@ -183,6 +191,7 @@ def test_kernel_and_rendered_top_lint_clean() -> None:
     assert lint(kernel_engine(cfg, image), {}, sim) == ""
 
 
+@pytest.mark.slow
 def test_default_design_kernel_lints_clean() -> None:
     """The MiniLM design (W = 16: 128-bit activation ports) at the layer test's 4 groups."""
     from hw.config import DesignConfig
