@@ -75,6 +75,6 @@ def test_lane_lint_wall_clean(out_bits: int) -> None:
 
 
 def test_latency_is_read_from_the_rtl() -> None:
-    assert REQUANT_LATENCY == rtl_localparam("requant.sv", "LATENCY") == 6
+    assert REQUANT_LATENCY == rtl_localparam("requant.sv", "LATENCY") == 7
     with pytest.raises(RuntimeError, match="NO_SUCH"):
         rtl_localparam("requant.sv", "NO_SUCH")

@@ -8,8 +8,9 @@
 //                                               rnd = 2^(s-1) decoded from the shift
 //   R3  p   = ph * 2^16 + pl                    the 47-bit product b * mult (a 31-bit add)
 //   R4  r   = p + rnd                           rounding add, PROD_W + 2 bits
-//   R5  q   = r >>> s                           barrel shift
-//   R6  y   = sat(q, narrow ? 8 : OUT_BITS)     compare + saturate          (SAT_REQUANT)
+//   R5  r'  = r >>> (s & ~7)                    barrel shift, coarse: by 0, 8, .., 48
+//   R6  q   = r' >>> (s & 7)                    barrel shift, fine: by 0 .. 7
+//   R7  y   = sat(q, narrow ? 8 : OUT_BITS)     compare + saturate          (SAT_REQUANT)
 // s = min(shift, SHIFT_CAP): with |p| < 2^46 every shift >= SHIFT_CAP gives 0, as the
 // golden model's shift does, so the adder and the shifter need only PROD_W + 2 bits.
 // shift must lie in [1, 62] as in the golden model. `narrow` saturates to int8 (sign-
@@ -19,7 +20,7 @@
 /* verilator lint_off DECLFILENAME */  // the package belongs to this module's file
 /* verilator lint_off UNUSEDPARAM */   // read by the users of the lane
 package requant_pkg;
-  localparam int LATENCY = 6;  // R1..R6: input to registered output
+  localparam int LATENCY = 7;  // R1..R7: input to registered output
 endpackage
 /* verilator lint_on UNUSEDPARAM */
 /* verilator lint_on DECLFILENAME */
@@ -56,7 +57,8 @@ module requant #(
   logic signed [ACC_W-1:0] b1;
   logic [MULT_W-1:0]       mult1;
   logic [5:0]              sh1, sh2, sh3, sh4;
-  logic [4:0]              nar;  // narrow, one bit per stage R1..R5
+  logic [2:0]              sh5;  // the fine shift, for R6
+  logic [5:0]              nar;  // narrow, one bit per stage R1..R6
   assign sum = (ACC_W + 1)'(acc) + (ACC_W + 1)'(bias);
 
   // R2: the two half products and the rounding constant
@@ -66,16 +68,16 @@ module requant #(
 
   // R3..R5
   logic signed [PROD_W-1:0] p3;
-  logic signed [R_W-1:0]    r4, q5;
+  logic signed [R_W-1:0]    r4, q5, q6;
 
   always_ff @(posedge clk) begin
     if (en) begin
-      if (sum > ACC_MAX) b1 <= ACC_MAX[ACC_W-1:0];
-      else if (sum < ACC_MIN) b1 <= ACC_MIN[ACC_W-1:0];
+      // the sum overflows 32 bits when its two top bits differ; the top one is the sign
+      if (sum[ACC_W] != sum[ACC_W-1]) b1 <= sum[ACC_W] ? ACC_MIN[ACC_W-1:0] : ACC_MAX[ACC_W-1:0];
       else b1 <= sum[ACC_W-1:0];
       mult1 <= mult;
       sh1 <= shift > 6'(SHIFT_CAP) ? 6'(SHIFT_CAP) : shift;
-      nar <= {nar[3:0], narrow};
+      nar <= {nar[4:0], narrow};
 
       ph2 <= (PART_W + 1)'($signed(b1[ACC_W-1:HALF_W])) * $signed((PART_W + 1)'(mult1));
       pl2 <= PART_W'(b1[HALF_W-1:0]) * PART_W'(mult1);
@@ -89,11 +91,14 @@ module requant #(
       r4 <= R_W'(p3) + $signed(rnd3);
       sh4 <= sh3;
 
-      q5 <= r4 >>> sh4;
+      q5 <= r4 >>> {sh4[5:3], 3'b000};
+      sh5 <= sh4[2:0];
 
-      if (q5 > (nar[4] ? NARROW_MAX : WIDE_MAX)) y <= OUT_BITS'(nar[4] ? NARROW_MAX : WIDE_MAX);
-      else if (q5 < (nar[4] ? NARROW_MIN : WIDE_MIN)) y <= OUT_BITS'(nar[4] ? NARROW_MIN : WIDE_MIN);
-      else y <= q5[OUT_BITS-1:0];
+      q6 <= q5 >>> sh5;
+
+      if (q6 > (nar[5] ? NARROW_MAX : WIDE_MAX)) y <= OUT_BITS'(nar[5] ? NARROW_MAX : WIDE_MAX);
+      else if (q6 < (nar[5] ? NARROW_MIN : WIDE_MIN)) y <= OUT_BITS'(nar[5] ? NARROW_MIN : WIDE_MIN);
+      else y <= q6[OUT_BITS-1:0];
     end
   end
 endmodule
