@@ -31,7 +31,6 @@ XO = f"{abi.KERNEL}.xo"
 VENDOR = "sbf.dev"
 VLNV = f"{VENDOR}:kernel:{abi.KERNEL}:1.0"
 LUT_FILE = "estimate_lut.hex"  # sparse_attention's estimate LUT, read by $readmemh
-CONTROL_RANGE = 0x1000  # the control slave's address window (v++ wants a power of two)
 C_TYPES = {"schedule": "int*", "act_in": "void*", "act_out": "void*", "image": "void*",
            "status": "int*", "n_seq": "int", "n_layers": "int"}
 
@@ -93,7 +92,7 @@ def render_package(cfg: DesignConfig, image: LayerImage, project: Path) -> Packa
     env = environment()
     plan = memory_plan(cfg)
     ctx = {"kernel": abi.KERNEL, "vlnv": VLNV, "vendor": VENDOR, "xo": XO,
-           "part": plan["board"].part, "lut_file": LUT_FILE, "control_range": CONTROL_RANGE,
+           "part": plan["board"].part, "lut_file": LUT_FILE, "control_range": kc.CONTROL_RANGE,
            "args": _args(p), "masters": _masters(p),
            "control": [{"name": n.upper(), "offset": o} for n, o in kc.CONTROL.items()]}
     files: dict[str, bytes] = {}

@@ -289,6 +289,7 @@ def test_kernel_xml_matches_the_register_table(package: tuple[Path, dict]) -> No
         assert int(a.get("offset"), 16) == r.offset and int(a.get("size"), 16) == r.size
         assert a.get("port") == (kc.port_name(r.name) if r.pointer else "s_axi_control")
     ports = {p.get("name"): p for p in kernel.findall("ports/port")}
+    assert int(ports["s_axi_control"].get("range"), 16) == 1 << kc.CTRL_ADDR_W
     assert set(ports) == {"s_axi_control", *(kc.port_name(p) for p in abi.M_AXI_PORTS)}
     top = (proj / "rtl_kernel" / "src" / f"{abi.KERNEL}.sv").read_text()
     for name in ports:

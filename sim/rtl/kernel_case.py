@@ -60,7 +60,12 @@ REGISTERS = _registers()
 ARG_END = REGISTERS[-1].offset + WORD_BYTES * (POINTER_WORDS if REGISTERS[-1].pointer
                                                else SCALAR_WORDS)
 ARG_WORDS = (ARG_END - ARG_BASE) // WORD_BYTES
-CTRL_ADDR_W = (ARG_END - 1).bit_length()
+# The control slave's address window: 4 KiB, as Vitis gives its kernels; the port is as
+# wide as the window (kernel.xml's range), the registers decode all of it.
+CONTROL_RANGE = 0x1000
+CTRL_ADDR_W = (CONTROL_RANGE - 1).bit_length()
+if ARG_END > CONTROL_RANGE:  # more arguments than the window holds: widen CONTROL_RANGE
+    raise RuntimeError(f"kernel registers end at {ARG_END:#x}, past {CONTROL_RANGE:#x}")
 REGISTER_OF = {r.name: r for r in REGISTERS}
 
 # ---- memory ports ------------------------------------------------------------------------
