@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from host.accelerator import KERNEL_ARGS, STATUS_PENDING
+from host.accelerator import KERNEL_ARGS
+from host.accelerator import pending_word as host_pending_word
 from hw.config import DesignConfig
 from hw.hls import abi
 from sim.rtl.layer_case import (
@@ -294,9 +295,7 @@ def schedule_rows(cases: list[LayerCase], cfg: DesignConfig) -> tuple[np.ndarray
 
 def pending_word(run: int) -> int:
     """The host's cleared status word for run `run` (host/accelerator.py: pending_word)."""
-    from host.accelerator import pending_word as host_pending
-
-    return host_pending(run)
+    return host_pending_word(run)
 
 
 def call(name: str, cases: list[LayerCase], cfg: DesignConfig, n_layers: int, run: int,
@@ -325,8 +324,3 @@ def result_problems(c: KernelCall, res: dict[str, Any]) -> list[str]:
         if bad:
             problems.append(f"{c.name}: entry {j}: {bad} of {want.size} output bytes differ")
     return problems
-
-
-__all__ = ["AP_DONE", "AP_IDLE", "AP_READY", "AP_START", "CONTROL", "REGISTERS",
-           "STATUS_PENDING", "KernelCall", "KernelRun", "Layout", "hdl_parameters",
-           "pack_image"]
