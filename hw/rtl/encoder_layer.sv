@@ -152,13 +152,13 @@ module encoder_layer #(
   localparam int SET_W = $clog2(2 * MAX_LAYERS);
   localparam int GSET_W = MAX_LAYERS > 1 ? $clog2(MAX_LAYERS) : 1;
   // controller states; perf_cycles[32*(s-1) +: 32] counts the cycles of state s
-  typedef enum logic [3:0] {
-    S_IDLE, S_IN, S_QKV, S_ATT, S_O, S_LN1, S_F1, S_F2, S_LN2
-  } state_t;
+  localparam logic [3:0] S_IDLE = 4'd0, S_IN = 4'd1, S_QKV = 4'd2, S_ATT = 4'd3, S_O = 4'd4,
+                         S_LN1 = 4'd5, S_F1 = 4'd6, S_F2 = 4'd7, S_LN2 = 4'd8;
   localparam logic [1:0] OP_QKV = 2'd0, OP_O = 2'd1, OP_F1 = 2'd2, OP_F2 = 2'd3;
 
   // ---------------------------------------------------------------- controller
-  state_t           state;
+  logic [3:0]       state;
+  logic [2:0]       perf_i;  // perf counter of the current state
   logic             go;  // first cycle of an operator
   logic [LEN_W-1:0] len;
   logic [LAY_W-1:0] layers, layer;
@@ -168,6 +168,7 @@ module encoder_layer #(
   logic [31:0]      perf[PERF_KINDS];
 
   assign last_layer = layer == layers - 1'b1;
+  assign perf_i = 3'(state - 1'b1);
   assign busy = state != S_IDLE;
   for (genvar i = 0; i < PERF_KINDS; i++) begin : g_perf
     assign perf_cycles[32*i +: 32] = perf[i];
@@ -182,7 +183,7 @@ module encoder_layer #(
     end else begin
       go <= 1'b0;
       done <= 1'b0;
-      if (state != S_IDLE) perf[32'(state) - 1] <= perf[32'(state) - 1] + 1;
+      if (state != S_IDLE) perf[perf_i] <= perf[perf_i] + 1;
       case (state)
         S_IDLE: if (start) begin
           len <= cfg_len;
@@ -404,6 +405,8 @@ module encoder_layer #(
   logic [FA_W-1:0]  gelu_out_addr;
   logic [DEST_W-1:0] gelu_out_dest_unused;
   assign sink_ready = state != S_F1 || gelu_in_ready;
+  logic [FA_W-1:0]  gelu_in_addr;  // where the beat's GELU result goes in mid
+  assign gelu_in_addr = FA_W'(32'(wb_tok) * NW_F + 32'(wb_dest));
 
   logic             bank_we[3*A];
   logic [BA_W-1:0]  bank_wa;
@@ -436,7 +439,7 @@ module encoder_layer #(
       .s_axis_prm_tready(s_axis_geluprm_tready), .s_axis_prm_tlast(s_axis_geluprm_tlast),
       .s_axis_tdata(wb_data), .s_axis_tvalid(pick_valid && state == S_F1),
       .s_axis_tready(gelu_in_ready), .s_axis_tlast(1'b0),
-      .s_axis_tuser(FA_W'(32'(wb_tok) * NW_F + 32'(wb_dest))), .s_axis_tdest(wb_dest),
+      .s_axis_tuser(gelu_in_addr), .s_axis_tdest(wb_dest),
       .m_axis_out_tdata(gelu_out_data), .m_axis_out_tvalid(gelu_out_valid),
       .m_axis_out_tready(1'b1), .m_axis_out_tlast(gelu_out_last_unused),
       .m_axis_out_tuser(gelu_out_addr), .m_axis_out_tdest(gelu_out_dest_unused)

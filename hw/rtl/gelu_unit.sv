@@ -127,9 +127,10 @@ module gelu_unit #(
   // index k = the beat after k register stages (1..STAGES); STAGES is the output
   logic en;
   logic [STAGES:1] vld, last;
-  logic [SET_W-1:0] set_p[1:GELU_STAGES];
-  logic [DEST_W-1:0] dest_p[1:STAGES];
-  logic [USER_W-1:0] user_p[1:STAGES];
+  // packed: Icarus does not update a continuous assignment from an unpacked array word
+  logic [GELU_STAGES:1][SET_W-1:0] set_p;
+  logic [STAGES:1][DEST_W-1:0] dest_p;
+  logic [STAGES:1][USER_W-1:0] user_p;
   logic [LANES*(MULT_W+SHIFT_W)-1:0] chan_rd;  // gelu_out of the beat in G7
 
   assign en = m_axis_out_tready || !m_axis_out_tvalid;

@@ -248,6 +248,8 @@ class LayerImage:
     lnprm: bytes
     geluprm: bytes
     nnz: list[dict[str, int]] = field(default_factory=list)  # per layer: stored weights per op
+    # per layer, per op, per group: (kept blocks of each of its rows, phase, nphase)
+    plan: list[dict[str, list[tuple[list[int], int, int]]]] = field(default_factory=list)
 
 
 def build_image(model: QuantizedModel, p: LayerParams, layers: int | None = None) -> LayerImage:
@@ -257,10 +259,12 @@ def build_image(model: QuantizedModel, p: LayerParams, layers: int | None = None
         raise ValueError(f"layers: {layers} outside [1, {min(p.max_layers, len(model.layers))}]")
     groups = [GroupImage() for _ in range(p.groups)]
     nnz: list[dict[str, int]] = []
+    plan: list[dict[str, list[tuple[list[int], int, int]]]] = []
     att, ln_parts, gelu_parts = [], [], []
     lnp, gelup = p.layernorm(), p.gelu()
     for li, layer in enumerate(model.layers[:layers]):
         nnz.append({})
+        plan.append({})
         for name in QKV:
             _check_linear(f"layer.{li}.{name}", getattr(layer, name), p, ACT_BITS)
         for op in OPS[1:]:
@@ -268,7 +272,10 @@ def build_image(model: QuantizedModel, p: LayerParams, layers: int | None = None
         for op in OPS:
             ops = _op_rows(p, layer, op)
             nnz[li][op] = sum(lin.hp.nnz for lin in ops.linears)
-            for g, (rows, phase, nphase) in enumerate(deal_rows(ops.work(), p.groups)):
+            dealt = deal_rows(ops.work(), p.groups)
+            blocks = [int(np.diff(ops.linears[i].hp.block_ptr)[r]) for i, r in ops.sources]
+            plan[li][op] = [([blocks[j] for j in rows], ph, nph) for rows, ph, nph in dealt]
+            for g, (rows, phase, nphase) in enumerate(dealt):
                 img = groups[g]
                 img.desc += (img.rows.to_bytes(4, "little") + img.blocks.to_bytes(4, "little")
                              + len(rows).to_bytes(2, "little") + bytes([phase, nphase]))
@@ -304,7 +311,7 @@ def build_image(model: QuantizedModel, p: LayerParams, layers: int | None = None
             raise ValueError(f"group {g}: {img.rows} block-rows and {img.blocks} kept blocks "
                              f"exceed the build's {p.g_max_nbr} and {p.g_max_nnzb}")
     return LayerImage(p, layers, groups, b"".join(att), b"".join(ln_parts),
-                      b"".join(gelu_parts), nnz)
+                      b"".join(gelu_parts), nnz, plan)
 
 
 @dataclass(frozen=True)
