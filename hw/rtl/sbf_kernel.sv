@@ -208,9 +208,6 @@ module sbf_kernel #(
   localparam int WORD_BYTES = IMG_W / 8;
   localparam int SCHED_BYTES = 4;
   localparam int WPB_W = $clog2(MAX_WPB + 1);
-  localparam int HI_W = $clog2(HDR_WORDS + 1);
-  localparam int SI_W = $clog2(SEG_WORDS + 1);
-  localparam int QI_W = $clog2(SCHED_WORDS + 1);
   localparam int BEAT_W = MAX_WPB * IMG_W;
 
   typedef enum logic [3:0] {
@@ -253,20 +250,21 @@ module sbf_kernel #(
   state_t            state;
   logic              loaded, image_ok;
   logic [ADDR_W-1:0] loaded_image;
-  logic [IMG_W-1:0]  hdr[HDR_WORDS];
-  logic [IMG_W-1:0]  segd[SEG_WORDS];
-  logic [31:0]       sched[SCHED_WORDS];
-  logic [HI_W-1:0]   hi;
-  logic [SI_W-1:0]   si;
-  logic [QI_W-1:0]   qi;
+  // header, segment entry and schedule entry: shifted in a word at a time (the
+  // command asks for exactly their words), so word i ends up at [i*width +: width]
+  logic [HDR_WORDS*IMG_W-1:0]  hdr;
+  logic [SEG_WORDS*IMG_W-1:0]  segd;
+  logic [SCHED_WORDS*32-1:0]   sched;
   logic [31:0]       seg;
   logic signed [31:0] s;   // the schedule entry
   logic signed [31:0] code;
   logic              layer_fin, out_fin;
 
   logic [31:0] h_layers, h_segments;
-  assign h_layers = hdr[1][31:0];
-  assign h_segments = hdr[1][63:32];
+  logic        hdr_ok;
+  assign hdr_ok = hdr[0 +: 32] == 32'(IMAGE_MAGIC) && hdr[32 +: 32] == 32'(IMAGE_VERSION);
+  assign h_layers = hdr[IMG_W +: 32];
+  assign h_segments = hdr[IMG_W + 32 +: 32];
 
   // the segment being loaded
   logic [7:0]        seg_stream;
@@ -274,24 +272,24 @@ module sbf_kernel #(
   logic [WPB_W-1:0]  seg_wpb;
   logic [31:0]       seg_beats;
   logic [ADDR_W-1:0] seg_offset;
-  assign seg_stream = segd[0][7:0];
-  assign seg_tdest = G_W'(segd[0][15:8]);
-  assign seg_wpb = WPB_W'(segd[0][31:16]);
-  assign seg_beats = segd[0][63:32];
-  assign seg_offset = ADDR_W'(segd[1]);
+  assign seg_stream = segd[7:0];
+  assign seg_tdest = G_W'(segd[15:8]);
+  assign seg_wpb = WPB_W'(segd[31:16]);
+  assign seg_beats = segd[63:32];
+  assign seg_offset = ADDR_W'(segd[IMG_W +: IMG_W]);
 
   // the entry's fields and its status, as the HLS kernel's check_entry decides it
   logic signed [31:0] e_offset, e_length, e_bucket, e_topk;
-  assign e_offset = sched[SCHED_OFFSET];
-  assign e_length = sched[SCHED_LENGTH];
-  assign e_bucket = sched[SCHED_BUCKET];
-  assign e_topk = sched[SCHED_TOPK];
+  assign e_offset = sched[32 * SCHED_OFFSET +: 32];
+  assign e_length = sched[32 * SCHED_LENGTH +: 32];
+  assign e_bucket = sched[32 * SCHED_BUCKET +: 32];
+  assign e_topk = sched[32 * SCHED_TOPK +: 32];
 
   function automatic logic signed [31:0] entry_code();
     logic signed [31:0] edge_b;
     edge_b = 0;
     for (int b = 0; b < N_BUCKETS; b++) begin
-      if (e_bucket == b) edge_b = hdr[2 + b / 2][32 * (b % 2) +: 32];
+      if (e_bucket == b) edge_b = hdr[2 * IMG_W + 32 * b +: 32];
     end
     if (!image_ok) return STATUS_BAD_IMAGE;
     if (a_n_layers < 1 || a_n_layers > $signed(h_layers) || a_n_layers > MAX_LAYERS)
@@ -525,20 +523,17 @@ module sbf_kernel #(
           if (loaded && a_image == loaded_image) state <= K_NEXT;
           else if (img_cmd_ready) begin
             loaded <= 1'b0;
-            hi <= '0;
             state <= K_HDR;
           end
         end
         K_HDR: if (img_tvalid) begin
-          for (int i = 0; i < HDR_WORDS; i++) if (32'(hi) == i) hdr[i] <= img_tdata;
-          hi <= hi + 1'b1;
+          hdr <= {img_tdata, hdr[HDR_WORDS*IMG_W-1:IMG_W]};
           if (img_tlast) state <= K_HDR_CHECK;
         end
         K_HDR_CHECK: begin
-          image_ok <= hdr[0][31:0] == 32'(IMAGE_MAGIC) && hdr[0][63:32] == 32'(IMAGE_VERSION);
+          image_ok <= hdr_ok;
           seg <= '0;
-          state <= hdr[0][31:0] == 32'(IMAGE_MAGIC) && hdr[0][63:32] == 32'(IMAGE_VERSION)
-                   ? K_SEG_REQ : K_NEXT;
+          state <= hdr_ok ? K_SEG_REQ : K_NEXT;
         end
         K_SEG_REQ: begin
           if (seg == h_segments) begin
@@ -546,13 +541,11 @@ module sbf_kernel #(
             loaded_image <= a_image;
             state <= K_NEXT;
           end else if (img_cmd_ready) begin
-            si <= '0;
             state <= K_SEG;
           end
         end
         K_SEG: if (img_tvalid) begin
-          for (int i = 0; i < SEG_WORDS; i++) if (32'(si) == i) segd[i] <= img_tdata;
-          si <= si + 1'b1;
+          segd <= {img_tdata, segd[SEG_WORDS*IMG_W-1:IMG_W]};
           if (img_tlast) state <= K_DATA_REQ;
         end
         K_DATA_REQ: if (img_cmd_ready) state <= K_DATA;
@@ -563,13 +556,11 @@ module sbf_kernel #(
         K_NEXT: begin
           if (s >= a_n_seq) state <= K_DONE;
           else begin  // u_sched is idle here
-            qi <= '0;
             state <= K_SCHED;
           end
         end
         K_SCHED: if (sch_tvalid) begin
-          for (int i = 0; i < SCHED_WORDS; i++) if (32'(qi) == i) sched[i] <= sch_tdata;
-          qi <= qi + 1'b1;
+          sched <= {sch_tdata, sched[SCHED_WORDS*32-1:32]};
           if (sch_tlast) state <= K_CHECK;
         end
         K_CHECK: begin
