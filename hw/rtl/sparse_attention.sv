@@ -190,6 +190,7 @@ module sparse_attention #(
 
   // ---------------------------------------------------------------- Q pipeline
   logic             q_en, q_take, qnext_v;
+  logic             q_open;  // queries left to accept (a register: tready stays shallow)
   logic [Q_CODE:0]  qv;
   logic [D*8-1:0]   qrow_p[Q_CODE+1];
   logic [D*8-1:0]   qax_p[TREE_LAT+2:1];
@@ -200,7 +201,7 @@ module sparse_attention #(
 
   assign qnext_v = qv[Q_CODE];
   assign q_en = !qnext_v || q_take;
-  assign s_axis_q_tready = tstate == T_RUN && qacc != len && q_en;
+  assign s_axis_q_tready = q_open && q_en;
   assign q_fire = s_axis_q_tvalid && s_axis_q_tready;
 
   attn_max_tree #(.N(D), .W(8)) u_qmax (.clk(clk), .en(q_en), .in(qax_p[1]), .out(q_m));
@@ -232,6 +233,7 @@ module sparse_attention #(
   logic [IDX_W-1:0]   slot_idx[MAX_K], nx_idx[MAX_K];
   logic [MAX_K-1:0]   slot_v, nx_v, keep, here;
   logic               ins_v, ins_first, ins_last;
+  logic               ins_vlast;  // = ins_v && ins_last, in its own register for est_en
   assign ins_v = ev[E_EST];
   assign ins_first = efirst[E_EST];
   assign ins_last = elast[E_EST];
@@ -259,7 +261,7 @@ module sparse_attention #(
   logic               res_full, x_take;
   logic [IDX_W-1:0]   res_idx[MAX_K];
   logic [D*8-1:0]     res_q;
-  assign est_en = !(ins_v && ins_last && res_full);
+  assign est_en = !(ins_vlast && res_full);
   assign i_done = !ev[0] || elast[0];
   assign q_take = est_en && i_done && qnext_v && kready;
 
@@ -437,6 +439,8 @@ module sparse_attention #(
       kready <= 1'b0;
       qv <= '0;
       ev <= '0;
+      ins_vlast <= 1'b0;
+      q_open <= 1'b0;
       res_full <= 1'b0;
       d0_v <= 1'b0;
       dvp <= '0;
@@ -491,7 +495,10 @@ module sparse_attention #(
         T_LOAD: begin
           if (k_fire) kcnt <= kcnt + 1'b1;
           if (v_fire) vcnt <= vcnt + 1'b1;
-          if (k_last_beat && v_last_beat) tstate <= T_RUN;
+          if (k_last_beat && v_last_beat) begin
+            tstate <= T_RUN;
+            q_open <= 1'b1;
+          end
         end
         default: ;  // T_RUN: the units below; the last send ends the run
       endcase
@@ -499,7 +506,10 @@ module sparse_attention #(
       // Q pipeline valids
       if (q_en) begin
         qv <= {qv[Q_CODE-1:0], q_fire};
-        if (q_fire) qacc <= qacc + 1'b1;
+        if (q_fire) begin
+          qacc <= qacc + 1'b1;
+          if (qacc == len_m1) q_open <= 1'b0;
+        end
       end
 
       // estimator: issue keys 0..L-1 of each query, back to back
@@ -522,8 +532,9 @@ module sparse_attention #(
           ev[0] <= 1'b0;
         end
         if (ins_v) slot_v <= nx_v;
+        ins_vlast <= ev[E_EST-1] && elast[E_EST-1];
       end
-      if (est_en && ins_v && ins_last) res_full <= 1'b1;
+      if (est_en && ins_vlast) res_full <= 1'b1;
       else if (x_take) res_full <= 1'b0;
 
       // exact unit pipelines' valids
