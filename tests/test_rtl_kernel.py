@@ -28,6 +28,7 @@ from tests.rtl_helpers import simulator
 from tests.test_rtl_layer import BUILDS, K, _model, small_config
 
 REPO = Path(__file__).resolve().parents[1]
+VERILATOR = pytest.mark.xdist_group("rtl_verilator")  # one worker builds the model
 BUILD = "a"
 
 
@@ -125,15 +126,14 @@ def _assert_done_cleanly(res: dict, busy: bool = True) -> None:
     assert res["interrupt_after_clear"] == 0
 
 
-pytestmark = pytest.mark.xdist_group("rtl_verilator")
-
-
+@VERILATOR
 def test_one_sequence_bit_exact_through_the_registers() -> None:
     res = _assert_exact("single")
     _assert_done_cleanly(res)
     assert res["ctrl_at_reset"] & kc.AP_IDLE
 
 
+@VERILATOR
 def test_every_burst_is_legal_axi4() -> None:
     """<= 256 beats, inside one 4 KiB page, aligned, on every master, for every call."""
     res = _result("single")[1]
@@ -141,16 +141,19 @@ def test_every_burst_is_legal_axi4() -> None:
     assert set(res["bursts"]) == set(abi.M_AXI_PORTS)  # every master was checked
 
 
+@VERILATOR
 def test_batch_of_three_lengths_bit_exact() -> None:
     _assert_done_cleanly(_assert_exact("batch"))
 
 
+@VERILATOR
 def test_started_twice_is_correct_again_with_the_new_tag() -> None:
     first, again = _result("batch")[0], _result("batch_again")[0]
     assert first.pending != again.pending  # the host's tag advanced between the runs
     _assert_done_cleanly(_assert_exact("batch_again"))
 
 
+@VERILATOR
 def test_never_started_writes_nothing() -> None:
     c, res = _result("never_started")
     assert res["status"] == [c.pending] * len(c.schedule)  # still as the host cleared it
@@ -160,10 +163,12 @@ def test_never_started_writes_nothing() -> None:
     assert set(bytes.fromhex(res["act_out"])) == {SENTINEL}
 
 
+@VERILATOR
 def test_invalid_entries_get_their_codes_and_skip_the_work() -> None:
     _assert_done_cleanly(_assert_exact("invalid"))
 
 
+@VERILATOR
 @pytest.mark.parametrize("name", ["bad_layers", "bad_image"])
 def test_refused_calls_write_codes_and_no_outputs(name: str) -> None:
     """n_layers out of range; an image address with no valid header (after which the
@@ -176,12 +181,26 @@ def test_refused_calls_write_codes_and_no_outputs(name: str) -> None:
     _assert_done_cleanly(res, busy=False)
 
 
+@VERILATOR
 def test_no_entries_is_done_at_once() -> None:
     c, res = _result("empty")
     assert res["status"] == [] and kc.result_problems(c, res) == []
     _assert_done_cleanly(res, busy=False)
 
 
+@pytest.mark.xdist_group("rtl_icarus")
+def test_one_sequence_bit_exact_icarus() -> None:
+    """The image load and one call in Icarus 11 (the second simulator of the project)."""
+    from sim.rtl.kernel_sim import simulate_kernel
+
+    cfg, _, _, image = _setup()
+    c = kc.call("icarus", _cases((5,), seed=1), cfg, image.layers, run=1)
+    (res,) = simulate_kernel(cfg, image, [c], simulator("icarus"))
+    assert kc.result_problems(c, res) == []
+    _assert_done_cleanly(res)
+
+
+@VERILATOR
 def test_kernel_and_rendered_top_lint_clean() -> None:
     from sim.rtl.kernel_sim import kernel_engine
 
@@ -191,6 +210,7 @@ def test_kernel_and_rendered_top_lint_clean() -> None:
     assert lint(kernel_engine(cfg, image), {}, sim) == ""
 
 
+@VERILATOR
 @pytest.mark.slow
 def test_default_design_kernel_lints_clean() -> None:
     """The MiniLM design (W = 16: 128-bit activation ports) at the layer test's 4 groups."""

@@ -41,9 +41,10 @@ module axi_reader #(
     output logic              m_axi_rready
 );
   localparam logic [1:0] BURST_INCR = 2'b01;
-  typedef enum logic [1:0] {S_IDLE, S_PLAN, S_ADDR, S_DATA} state_t;
+  // states, plain codes (Icarus mis-evaluates enums)
+  localparam logic [1:0] S_IDLE = 2'd0, S_PLAN = 2'd1, S_ADDR = 2'd2, S_DATA = 2'd3;
 
-  state_t           state;
+  logic [1:0]       state;
   logic [ADDR_W-1:0] addr;
   logic [CNT_W-1:0] left;   // beats not yet requested
   logic [BL_W-1:0]  burst;

@@ -49,9 +49,11 @@ module axi_writer #(
     output logic              m_axi_bready
 );
   localparam logic [1:0] BURST_INCR = 2'b01;
-  typedef enum logic [2:0] {S_IDLE, S_PLAN, S_ADDR, S_DATA, S_RESP} state_t;
+  // states, plain codes (Icarus mis-evaluates enums)
+  localparam logic [2:0] S_IDLE = 3'd0, S_PLAN = 3'd1, S_ADDR = 3'd2, S_DATA = 3'd3,
+                         S_RESP = 3'd4;
 
-  state_t           state;
+  logic [2:0]       state;
   logic [ADDR_W-1:0] addr;
   logic [CNT_W-1:0] left;
   logic [BL_W-1:0]  burst, sent;

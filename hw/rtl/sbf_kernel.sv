@@ -210,10 +210,11 @@ module sbf_kernel #(
   localparam int WPB_W = $clog2(MAX_WPB + 1);
   localparam int BEAT_W = MAX_WPB * IMG_W;
 
-  typedef enum logic [3:0] {
-    K_IDLE, K_HDR_REQ, K_HDR, K_HDR_CHECK, K_SEG_REQ, K_SEG, K_DATA_REQ, K_DATA, K_NEXT,
-    K_SCHED, K_CHECK, K_RUN, K_WAIT, K_STATUS, K_STATUS_WAIT, K_DONE
-  } state_t;
+  // controller states (plain codes: Icarus mis-evaluates enums here)
+  localparam logic [3:0] K_IDLE = 4'd0, K_HDR_REQ = 4'd1, K_HDR = 4'd2, K_HDR_CHECK = 4'd3,
+                         K_SEG_REQ = 4'd4, K_SEG = 4'd5, K_DATA_REQ = 4'd6, K_DATA = 4'd7,
+                         K_NEXT = 4'd8, K_SCHED = 4'd9, K_CHECK = 4'd10, K_RUN = 4'd11,
+                         K_WAIT = 4'd12, K_STATUS = 4'd13, K_STATUS_WAIT = 4'd14, K_DONE = 4'd15;
 
   logic clk, rst_n;
   assign clk = ap_clk;
@@ -247,7 +248,7 @@ module sbf_kernel #(
   logic signed [31:0] a_n_seq, a_n_layers;
 
   // ---------------------------------------------------------------- controller
-  state_t            state;
+  logic [3:0]        state;
   logic              loaded, image_ok;
   logic [ADDR_W-1:0] loaded_image;
   // header, segment entry and schedule entry: shifted in a word at a time (the
