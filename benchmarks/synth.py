@@ -71,7 +71,7 @@ def calibrate(engines: list[str], rev: str, engine_revs: dict[str, str]) -> dict
 
 
 def full_size(engines: list[str], config: str | None, rev: str,
-              engine_revs: dict[str, str]) -> dict[str, Any]:
+              engine_revs: dict[str, str], out: Path = RESULTS) -> dict[str, Any]:
     from hw.synth import SynthError, engine_parameters
 
     cfg = DesignConfig.from_yaml(config)
@@ -105,7 +105,7 @@ def full_size(engines: list[str], config: str | None, rev: str,
            "machine": machine_info(torch_details=False), "yosys": yosys_version(),
            "synth_command": SYNTH_COMMAND, "config": config or "hw/configs/minilm-u200.yaml",
            "design": _design_summary(cfg), "rows": rows}
-    write_json(RESULTS, doc)
+    write_json(out, doc)
     return doc
 
 
@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--engine-rev", action="append", default=[], metavar="ENGINE=REV",
                     help="synthesise ENGINE on the RTL of commit REV instead")
     ap.add_argument("--config", help="design config of the full-size run")
+    ap.add_argument("--out", type=Path, default=RESULTS, help=f"results file ({RESULTS.name})")
     args = ap.parse_args()
     revs = dict(item.split("=", 1) for item in args.engine_rev)
     if args.calibrate:
@@ -150,7 +151,8 @@ def main() -> None:
                 print(engine, r["point"], "held out" if r["held_out"] else "",
                       {k: f"{measured(r)[k]:.0f}/{pred[k]:.0f}" for k in MEASURED_KEY})
     else:
-        doc = full_size(args.engines or ["spmm", "attention"], args.config, args.rev, revs)
+        doc = full_size(args.engines or ["spmm", "attention"], args.config, args.rev, revs,
+                        args.out)
         for r in doc["rows"]:
             print(r["engine"], r.get("error") or (r["counts"], r["timing"]["fmax_mhz"], "MHz"))
 

@@ -194,7 +194,11 @@ def test_estimate_uses_calibrated_figures_clock_and_fits_per_slr() -> None:
     for engine in load_calibration()["points"]:
         assert est["resource_model"][engine] == "yosys-calibrated"
     clock = est["clock"]
-    assert clock["mhz"] <= cfg.clock_mhz and clock["mhz"] <= clock["supported_mhz"]
+    assert clock["mhz"] <= cfg.clock_mhz
+    if clock.get("supported_mhz"):  # a calibration of the RTL as it is caps the clock
+        assert clock["mhz"] == min(cfg.clock_mhz, clock["supported_mhz"])
+    else:  # every calibrated engine's RTL changed since: the estimate says so
+        assert all(e["stale"] for e in clock["engines"].values()) and "changed" in clock["bound"]
     assert design.clock_hz == pytest.approx(clock["mhz"] * 1e6)
     plan = est["floorplan"]
     assert len(plan) == board.slrs
@@ -225,6 +229,21 @@ def test_estimate_agrees_with_synthesis_at_the_default_design() -> None:
                 assert got <= 1
             else:
                 assert abs(got - meas[key]) / meas[key] <= HELD_OUT_TOLERANCE, (name, key)
+
+
+@calibrated
+def test_a_current_calibration_caps_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the RTL is the calibrated one, its slowest engine bounds the design clock."""
+    import hw.perf.synth_model as sm
+    from hw.perf.model import design_clock
+
+    data = load_calibration()
+    shas = {e: rows[0]["rtl_sha"] for e, rows in data["points"].items()}
+    monkeypatch.setattr(sm, "current_rtl_sha", lambda e: shas.get(e, ""))
+    cfg = DesignConfig.from_yaml().replace(clock_mhz=1000.0)
+    clock = design_clock(cfg.replace(clock_mhz=999.0))  # another config: not cached
+    assert clock["supported_mhz"] and clock["mhz"] == clock["supported_mhz"] < 999.0
+    assert clock["slowest_engine"] in shas and "slowest engine" in clock["bound"]
 
 
 def test_link_config_follows_the_floorplan() -> None:

@@ -366,4 +366,19 @@ def resource_sources(cfg: DesignConfig) -> dict[str, str]:
             "gelu": GeluEngine(cfg).resource_source(),
             "group_control": CALIBRATED if SpmmEngine(cfg, (), cfg.model.hidden)
             .resource_source() == CALIBRATED else ANALYTICAL,
-            "stores": ANALYTICAL + " (bytes / BRAM36 or URAM capacity)"}
+            "stores": ANALYTICAL + " (bytes / BRAM36 or URAM capacity)",
+            "calibrated_rtl": _calibrated_rtl()}
+
+
+def _calibrated_rtl() -> dict[str, dict[str, object]]:
+    """Per calibrated engine: the commit whose RTL was synthesised, and whether the RTL of
+    this work tree is still that one (else the fit describes an older RTL)."""
+    from hw.perf.synth_model import CalibrationError, current_rtl_sha, load_calibration
+
+    try:
+        data = load_calibration()
+    except CalibrationError:
+        return {}
+    return {e: {"commit": data.get("rtl_commit", {}).get(e, ""),
+                "current": bool(rows) and rows[0].get("rtl_sha") == current_rtl_sha(e)}
+            for e, rows in data.get("points", {}).items()}

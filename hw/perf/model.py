@@ -207,6 +207,12 @@ def _design_clock(cfg: DesignConfig, stamp: int) -> dict[str, Any]:
     if sup is None:
         return {"mhz": float(cfg.clock_mhz), "config_mhz": cfg.clock_mhz,
                 "bound": "config (no synthesis calibration data)"}
+    if sup["supported_mhz"] is None:
+        stale = ", ".join(sup["engines"])
+        return {"mhz": float(cfg.clock_mhz), "config_mhz": cfg.clock_mhz,
+                "bound": f"config: the RTL of {stale} changed since its calibration, so its "
+                         "measured depth no longer applies (rerun benchmarks/synth.py "
+                         "--calibrate)", **sup}
     mhz = min(float(cfg.clock_mhz), float(sup["supported_mhz"]))
     bound = ("config" if mhz == cfg.clock_mhz else
              f"slowest engine ({sup['slowest_engine']}: {sup['supported_mhz']} MHz from its "

@@ -216,6 +216,17 @@ def _engine_parameters(engine: str, cfg: DesignConfig) -> dict[str, int]:
     return AttentionParams.from_config(cfg).hdl_parameters()
 
 
+@lru_cache(maxsize=8)
+def current_rtl_sha(engine: str) -> str:
+    """Hash of the engine's RTL in this work tree (hw.synth.sources_hash), '' if unknown."""
+    try:
+        from hw.synth import SYNTH_ENGINES, sources_hash
+
+        return sources_hash(SYNTH_ENGINES[engine])
+    except (ImportError, KeyError, OSError):
+        return ""
+
+
 def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, Any] | None:
     """The clock each RTL engine supports (from its measured logic depth, hw.synth_timing)
     and the slowest one; None without calibration data.
@@ -239,11 +250,18 @@ def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, An
         else:
             row = min(timed, key=lambda r: r["timing"]["fmax_mhz"])
             source = "slowest calibration point (these parameters were not synthesised)"
+        stale = row.get("rtl_sha") != current_rtl_sha(engine)
+        if stale:
+            source += (f"; STALE: the RTL changed since it was calibrated (commit "
+                       f"{data.get('rtl_commit', {}).get(engine, '?')[:9]}), so it does "
+                       "not cap the clock until `benchmarks/synth.py --calibrate` reruns")
         engines[engine] = {"fmax_mhz": row["timing"]["fmax_mhz"], "levels":
                            row["timing"]["levels"], "delay_ns": row["timing"]["delay_ns"],
-                           "source": source}
+                           "source": source, "stale": stale}
     if not engines:
         return None
-    slowest = min(engines, key=lambda e: engines[e]["fmax_mhz"])
+    current = {e: v for e, v in engines.items() if not v["stale"]}
+    slowest = min(current, key=lambda e: engines[e]["fmax_mhz"]) if current else None
     return {"engines": engines, "slowest_engine": slowest,
-            "supported_mhz": engines[slowest]["fmax_mhz"], "yosys": data.get("yosys", "")}
+            "supported_mhz": engines[slowest]["fmax_mhz"] if slowest else None,
+            "yosys": data.get("yosys", "")}
