@@ -44,47 +44,61 @@ MINILM_LENGTHS = (1, 2, 13, 24, 44, 128)
 
 
 def _rows(array: str, image, cases, held_out: set[int]) -> list[dict[str, Any]]:
+    """Simulate the cases; the measured rows, each with what the cycle model needs."""
     t0 = time.time()
     measured = simulate_layer(image, cases, find_simulator("verilator"),
                               StimulusOptions(input_gaps=False, output_backpressure=False))
     wall = time.time() - t0
-    rows = []
-    for case, r in zip(cases, measured, strict=True):
-        model = layer_op_cycles(image, case.length, case.k)
-        total_model = sum(model.values())
-        total = sum(r["op_cycles"].values())
-        rows.append({
-            "array": array, **{k: v for k, v in r.items() if k != "op_cycles"},
-            "held_out": case.length in held_out or array != "small",
-            "parameters": image.params.hdl_parameters(),
-            "op_cycles": {"measured": r["op_cycles"], "model": model,
-                          "source": "measured: Verilator perf counters of encoder_layer.sv; "
-                                    "model: sim/rtl/layer_cycles.py"},
+    return [{"array": array, **r, "held_out": case.length in held_out or array != "small",
+             "parameters": image.params.hdl_parameters(),
+             "simulation_wall_s": round(wall / len(cases), 1)}
+            for case, r in zip(cases, measured, strict=True)]
+
+
+def with_model(rows: list[dict[str, Any]], images: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each row with the model's cycles per operator beside the measured ones."""
+    out = []
+    for r in rows:
+        measured = r["op_cycles"] if "model" not in r["op_cycles"] else r["op_cycles"]["measured"]
+        model = layer_op_cycles(images[r["array"]], r["length"], r["k"])
+        total, total_model = sum(measured.values()), sum(model.values())
+        out.append({**r, "op_cycles": {
+            "measured": measured, "model": model,
+            "source": "measured: Verilator perf counters of encoder_layer.sv; "
+                      "model: sim/rtl/layer_cycles.py"},
             "op_cycles_total": {"measured": total, "model": total_model,
                                 "error": round(total_model / total - 1, 4)},
-            "op_error": {k: round(model[k] / v - 1, 4) for k, v in r["op_cycles"].items() if v},
-            "simulation_wall_s": round(wall / len(cases), 1),
-        })
-    return rows
+            "op_error": {k: round(model[k] / v - 1, 4) for k, v in measured.items() if v}})
+    return out
 
 
-def small_rows() -> list[dict[str, Any]]:
+def small_image():
     from hw.hls.synthetic import synthetic_model
 
     model = synthetic_model(SMALL)
-    image = build_image(model, LayerParams.from_config(SMALL, groups=3))
+    return model, build_image(model, LayerParams.from_config(SMALL, groups=3))
+
+
+def small_rows() -> list[dict[str, Any]]:
+    model, image = small_image()
     rng = np.random.default_rng(0)
     cases = [make_case(f"random:L{n}", model, rng.integers(-128, 128, size=(n, 32)),
                        SMALL.attn_k, image.layers) for n in SMALL_FIT + SMALL_HELD_OUT]
     return _rows("small", image, cases, set(SMALL_HELD_OUT))
 
 
-def minilm_rows(groups: int, engines: int) -> list[dict[str, Any]]:
-    from hw.hls.model_source import load_source, real_sequences
+def minilm_image(groups: int, engines: int):
+    from hw.hls.model_source import load_source
 
     cfg = DesignConfig.from_yaml().replace(attn_heads_parallel=engines)
     src = load_source(cfg, density=0.2)
-    image = build_image(src.quantized, LayerParams.from_config(cfg, groups, layers=1), 1)
+    return cfg, src, build_image(src.quantized, LayerParams.from_config(cfg, groups, layers=1), 1)
+
+
+def minilm_rows(groups: int, engines: int) -> list[dict[str, Any]]:
+    from hw.hls.model_source import real_sequences
+
+    cfg, src, image = minilm_image(groups, engines)
     seqs, origin = real_sequences(src, list(MINILM_LENGTHS))
     cases = [make_case(f"{origin}:L{len(x)}", src.quantized, x, cfg.attn_k, 1) for x in seqs]
     return _rows("minilm", image, cases, set(MINILM_LENGTHS))
@@ -96,10 +110,23 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=4)
     ap.add_argument("--engines", type=int, default=4)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--refit", action="store_true",
+                    help="recompute the model columns of --out without simulating again")
     args = ap.parse_args()
-    rows: list[dict[str, Any]] = []
-    for array in args.arrays.split(","):
-        rows += small_rows() if array == "small" else minilm_rows(args.groups, args.engines)
+    arrays = args.arrays.split(",")
+    if args.refit:
+        import json
+
+        rows = [r for r in json.loads(args.out.read_text())["rows"] if r["array"] in arrays]
+    else:
+        rows = []
+        for array in arrays:
+            rows += small_rows() if array == "small" else minilm_rows(args.groups, args.engines)
+            write_results(args.out, rows)  # the measurements are kept whatever follows
+    images = {a: (small_image()[1] if a == "small" else minilm_image(args.groups,
+                                                                      args.engines)[2])
+              for a in arrays}
+    rows = with_model(rows, images)
     held = [abs(r["op_cycles_total"]["error"]) for r in rows if r["held_out"]]
     doc = write_results(args.out, rows)
     print(f"{len(rows)} cases, all bit-exact: {all(r['bit_exact'] for r in rows)}; "

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hw.config import DesignConfig, ModelDims
-from sim.rtl.cycles import spmm_cycles, spmm_utilization, tile_sizes
+from sim.rtl.cycles import ISSUE_TO_OUTPUT, spmm_cycles, spmm_utilization, tile_sizes
 from sim.rtl.runner import ENGINES, lint
 from sim.rtl.spmm_case import (
     SpmmParams,
@@ -108,7 +108,7 @@ def test_formula_small_cases() -> None:
     assert spmm_cycles(0, [1], cfg) == 0
     # L = 1, nbc = 2, W = 2 + 1 + 3: steps issue from cycle nbc to nbc + W - 1, then the
     # tail of ISSUE_TO_OUTPUT and one output beat; first and last cycle both count
-    assert spmm_cycles(1, [2, 0, 3], cfg, in_features=16) == (2 + 6 - 1) + 6 + 1
+    assert spmm_cycles(1, [2, 0, 3], cfg, in_features=16) == (2 + 6 - 1) + ISSUE_TO_OUTPUT + 1
     with pytest.raises(ValueError, match="in_features"):
         spmm_cycles(4, [1], cfg, in_features=12)
 

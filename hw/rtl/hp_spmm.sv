@@ -178,12 +178,17 @@ module hp_spmm #(
   logic [B_W-1:0]   blk;
   logic             adv, issue;
   logic             op_zero, op_last_t, op_last_b, op_cap, op_end, op_final;
-  logic [NBC_W-1:0] row_cnt;
+  // the current row's kept blocks - 1 and whether it has none, registered when the row is
+  // entered, so the issue logic never waits on a row-memory read
+  logic [NBC_W-1:0] row_cnt_m1, cnt_first, cnt_next, cnt_base;
+  logic             row_zero;
 
-  assign row_cnt   = rcnt_mem[rbase + r];
-  assign op_zero   = row_cnt == '0;
+  assign op_zero   = row_zero;
+  assign cnt_first = rcnt_mem[cfg_rbase];
+  assign cnt_next  = rcnt_mem[rbase + r + 1'b1];
+  assign cnt_base  = rcnt_mem[rbase];
   assign op_last_t = TC_W'(t) == tcur - 1'b1;
-  assign op_last_b = op_zero || bcnt == row_cnt - 1'b1;
+  assign op_last_b = op_zero || bcnt == row_cnt_m1;
   assign op_cap    = op_last_t && op_last_b;
   assign op_end    = op_cap && r == nbr_m1;     // last step of the tile
   assign op_final  = op_end && len - base <= T_LEN;  // last step of the run
@@ -199,21 +204,34 @@ module hp_spmm #(
   logic [BO*M*IDX_W-1:0] widx1;
 
   // ---------------------------------------------------------------- stage 2: accumulate
+  // stage 1 -> 2 goes through the PEs' PE_LAT registers; the control rides beside them
+  localparam int PE_LAT = hp_spmm_pe_pkg::LATENCY;
+  localparam int CTL_W = 4 + T_W + R_W + TC_W;  // {v, first, cap, final, t, r, tcur}
+  logic [PE_LAT*CTL_W-1:0] ctl_q;  // packed: Icarus updates continuous reads of it
   logic             v2, first2, cap2, final2;
   logic [T_W-1:0]   t2;
   logic [R_W-1:0]   r2;
   logic [TC_W-1:0]  tcur2;
-  logic signed [31:0] dot1[BO];
   logic signed [31:0] dot2[BO];
+
+  assign {v2, first2, cap2, final2, t2, r2, tcur2} = ctl_q[(PE_LAT-1)*CTL_W +: CTL_W];
+  logic pe_busy;  // a step is still in the PEs
+  always_comb begin
+    pe_busy = 1'b0;
+    for (int k = 0; k < PE_LAT; k++) pe_busy = pe_busy | ctl_q[k*CTL_W + CTL_W - 1];
+  end
   logic signed [31:0] acc[BO][T];
   logic signed [31:0] acc_next[BO][T];
 
   for (genvar p = 0; p < BO; p++) begin : g_pe
     hp_spmm_pe #(.BI(BI), .M(M)) u_pe (
+        .clk(clk),
+        .en(adv),
         .act(act1),
         .vals(wval1[8*M*p +: 8*M]),
         .idx(widx1[IDX_W*M*p +: IDX_W*M]),
-        .dot(dot1[p])
+        .zero(zero1),
+        .dot(dot2[p])
     );
   end
 
@@ -265,7 +283,7 @@ module hp_spmm #(
       issuing <= 1'b0;
       act_full <= '0;
       v1 <= 1'b0;
-      v2 <= 1'b0;
+      ctl_q <= '0;
       ob_full <= 1'b0;
       dv <= '0;
       dlast <= '0;
@@ -287,6 +305,8 @@ module hp_spmm #(
         bcnt <= '0;
         blk <= cfg_wbase;
         rbase <= cfg_rbase;
+        row_cnt_m1 <= cnt_first - 1'b1;
+        row_zero <= cnt_first == '0;
         narrow <= cfg_narrow;
         wbase <= cfg_wbase;
         base <= '0;
@@ -294,7 +314,7 @@ module hp_spmm #(
         tcur <= tile_tokens(cfg_len);
         l_tcur <= tile_tokens(cfg_len);
         act_full <= '0;
-      end else if (busy && !issuing && !v1 && !v2 && !ob_full && dv == '0) begin
+      end else if (busy && !issuing && !v1 && !pe_busy && !ob_full && dv == '0) begin
         busy <= 1'b0;
         done <= 1'b1;
       end
@@ -347,8 +367,12 @@ module hp_spmm #(
               bcnt <= '0;
               if (r != nbr_m1) begin
                 r <= r + 1'b1;
+                row_cnt_m1 <= cnt_next - 1'b1;
+                row_zero <= cnt_next == '0;
               end else begin
                 r <= '0;
+                row_cnt_m1 <= cnt_base - 1'b1;
+                row_zero <= cnt_base == '0;
                 blk <= wbase;
                 cbuf <= !cbuf;
                 base <= base + T_LEN;
@@ -359,14 +383,7 @@ module hp_spmm #(
           end
         end
         // stage 1 -> 2
-        v2 <= v1;
-        first2 <= first1;
-        cap2 <= cap1;
-        final2 <= final1;
-        t2 <= t1;
-        r2 <= r1;
-        tcur2 <= tcur1;
-        for (int p = 0; p < BO; p++) dot2[p] <= zero1 ? 32'sd0 : dot1[p];
+        ctl_q <= {ctl_q[0 +: (PE_LAT-1)*CTL_W], v1, first1, cap1, final1, t1, r1, tcur1};
         // stage 2: accumulate; a finished block-row moves to the drain buffer
         for (int p = 0; p < BO; p++) for (int k = 0; k < T; k++) acc[p][k] <= acc_next[p][k];
       end

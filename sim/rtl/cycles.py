@@ -45,9 +45,10 @@ def rtl_localparam(file: str, name: str) -> int:
 
 
 REQUANT_LATENCY = rtl_localparam("requant.sv", "LATENCY")  # requant_pkg::LATENCY
-# edges from the last step's issue to its block-row's first output beat: operand read, PE,
-# accumulate/capture, then the requantization lane
-ISSUE_TO_OUTPUT = 3 + REQUANT_LATENCY
+PE_LATENCY = rtl_localparam("hp_spmm_pe.sv", "LATENCY")  # hp_spmm_pe_pkg::LATENCY
+# edges from the last step's issue to its block-row's first output beat: operand read, the
+# PE's stages, accumulate/capture, then the requantization lane
+ISSUE_TO_OUTPUT = 2 + PE_LATENCY + REQUANT_LATENCY
 
 
 def tile_sizes(length: int, tile: int) -> list[int]:
@@ -113,7 +114,7 @@ def spmm_utilization(length: int, nnzb_per_blockrow: Sequence[int], cfg: DesignC
 # runs DOT, EXP, DIV, PV, OUT and SEND; the estimator stalls only when it would hand over
 # a query while the previous hand-over has not been taken. The stage counts below are the
 # RTL's localparams (Q_CODE, E_EST, SC_LAT, EX_LAT, PV_LAT, NDIG, MUL_LAT).
-QUANT4_STAGES = 3  # attn_q4_row: 2 Q4_MAX |x|, threshold compares, count and sign
+QUANT4_STAGES = rtl_localparam("sparse_attention.sv", "Q4_STAGES")  # attn_q4_row
 EXP_INT_BITS = rtl_localparam("sparse_attention.sv", "E_W")  # the i-exp outputs
 MUL_A_CHUNK = rtl_localparam("sparse_attention.sv", "MUL_A_CHUNK")  # attn_mul partial
 MUL_B_CHUNK = rtl_localparam("sparse_attention.sv", "MUL_B_CHUNK")  # products, a DSP each

@@ -24,7 +24,7 @@ from sim.rtl.vector_case import gelu_cycles, layernorm_cycles
 
 # Cycles of glue per operator kind (per head for attention), from the Verilator fit of
 # benchmarks/rtl_layer.py (results in benchmarks/results/rtl_layer.json).
-LAYER_OVERHEAD = {"input": 2, "qkv": 6, "attention": 4, "attention_head": 2,
+LAYER_OVERHEAD = {"input": 2, "qkv": 13, "attention": 8, "attention_head": 2,
                   "attn_out": 6, "ln1": 4, "ffn_in": 6, "ffn_out": 6, "ln2": 4}
 LINEAR_KINDS = ("qkv", "attn_out", "ffn_in", "ffn_out")
 
@@ -68,7 +68,7 @@ def layer_op_cycles(image: LayerImage, length: int, k: int) -> dict[str, int]:
         for op in LINEAR_KINDS:
             extra = gelu_cycles(1) if op == "ffn_in" else 0
             out[op] += linear_cycles(image, layer, op, length) + ntiles + extra + c[op]
-        out["attention"] += (heads_per_engine * (attention_cycles(length, k)
+        out["attention"] += (heads_per_engine * (attention_cycles(length, k, p.head_dim)
                                                  + c["attention_head"]) + c["attention"])
         for ln in ("ln1", "ln2"):
             out[ln] += layernorm_cycles(length, p.hidden, p.w) + c[ln]
