@@ -283,7 +283,8 @@ def build_image(model: QuantizedModel, p: LayerParams, layers: int | None = None
                     i, r = ops.sources[j]
                     lin = ops.linears[i]
                     sub = _rows_of(lin.hp, [r])
-                    img.wgt += pack_weights(sub)
+                    if sub.nnzb:  # an empty row stores no block (hp_spmm runs a null one)
+                        img.wgt += pack_weights(sub)
                     sl = slice(r * p.w, (r + 1) * p.w)
                     img.row += pack_row_beats(sub.block_ptr, lin.bias[sl], lin.mult[sl],
                                               lin.shift[sl], p.w)
