@@ -26,6 +26,7 @@
 // Latencies of the pipelined helpers below, for their users.
 /* verilator lint_off DECLFILENAME */
 package attn_pkg;
+  localparam int Q4_STAGES = 4;  // attn_q4_row: 2 Q4_MAX |x|, split compares, combine, count
   // attn_add_tree / attn_max_tree: one tree level per stage
   function automatic int tree_latency(input int n);
     return $clog2(n);
@@ -121,8 +122,8 @@ module sparse_attention #(
   localparam logic [PROB_BITS-1:0] PROB_MAX = '1;
   localparam logic [RECIP_W-1:0] DIVIDEND = RECIP_W'(1) << RECIP_BITS;
   // pipeline positions (stage 0 = the issuing register)
-  localparam int Q_CODE = 5 + TREE_LAT;   // Q: accept, abs, max tree, thresholds, 3 x q4
-  localparam int E_CODE = 5;              // key: read, abs, 3 x q4
+  localparam int Q_CODE = 2 + TREE_LAT + attn_pkg::Q4_STAGES;  // accept, abs, tree, thr, q4
+  localparam int E_CODE = 2 + attn_pkg::Q4_STAGES;             // key: read, abs, q4
   localparam int E_EST = E_CODE + 1 + TREE_LAT;  // then the table read and the adder tree
   localparam int SC_LAT = 2 + TREE_LAT + RQ_LAT;  // exact: K read, products, tree, requant
   localparam int EX_LAT = 6 + Z_W;        // sub, clamp, Z_W division steps, t, t^2, + q_c, >>
@@ -763,8 +764,9 @@ module attn_mul #(
 endmodule
 
 // quantize4 of a row by threshold compares (sim/golden/sparse_attention.py:quantize4):
-// |x'| = #{j : 2 Q4_MAX |x| >= (2j - 1) m}, 0 where m = 0. Three stages: the constant
-// multiple 2 Q4_MAX |x|, the Q4_MAX compares, the count with the sign applied.
+// |x'| = #{j : 2 Q4_MAX |x| >= (2j - 1) m}, 0 where m = 0. attn_pkg::Q4_STAGES stages:
+// the constant multiple 2 Q4_MAX |x|; each compare as two half-width compares (high part
+// greater or equal, low part at least); their combination; the count with the sign.
 module attn_q4_row #(
     parameter int D = 8,
     parameter int Q4_MAX = 7,
@@ -778,11 +780,13 @@ module attn_q4_row #(
     input  logic                   zero,  // m = 0
     output logic [D*4-1:0]         code
 );
+  localparam int LO_W = TH_W / 2;  // the compares split here
+  localparam int HI_W = TH_W - LO_W;
   logic [D*TH_W-1:0]     ax2;
-  logic [D-1:0]          sign1, sign2;
+  logic [D-1:0]          sign1, sign2, sign3;
   logic [Q4_MAX*TH_W-1:0] thr1;
-  logic                  zero1;
-  logic [Q4_MAX-1:0]     ge[D];
+  logic                  zero1, zero2;
+  logic [Q4_MAX-1:0]     gt_hi[D], eq_hi[D], ge_lo[D], ge[D];
   logic [3:0]            mag[D];
   always_comb begin
     for (int i = 0; i < D; i++) begin
@@ -798,11 +802,16 @@ module attn_q4_row #(
       zero1 <= zero;
       for (int i = 0; i < D; i++) begin
         for (int j = 0; j < Q4_MAX; j++) begin
-          ge[i][j] <= !zero1 && ax2[TH_W*i +: TH_W] >= thr1[TH_W*j +: TH_W];
+          gt_hi[i][j] <= ax2[TH_W*i + LO_W +: HI_W] > thr1[TH_W*j + LO_W +: HI_W];
+          eq_hi[i][j] <= ax2[TH_W*i + LO_W +: HI_W] == thr1[TH_W*j + LO_W +: HI_W];
+          ge_lo[i][j] <= ax2[TH_W*i +: LO_W] >= thr1[TH_W*j +: LO_W];
         end
       end
       sign2 <= sign1;
-      for (int i = 0; i < D; i++) code[4*i +: 4] <= sign2[i] ? 4'(-mag[i]) : mag[i];
+      zero2 <= zero1;
+      for (int i = 0; i < D; i++) ge[i] <= zero2 ? '0 : gt_hi[i] | (eq_hi[i] & ge_lo[i]);
+      sign3 <= sign2;
+      for (int i = 0; i < D; i++) code[4*i +: 4] <= sign3[i] ? 4'(-mag[i]) : mag[i];
     end
   end
 endmodule
