@@ -164,7 +164,7 @@ module sparse_attention #(
   // ---------------------------------------------------------------- run state
   logic [1:0]        tstate;
   logic [LEN_W-1:0]  len, len_m1, len_m2, kcnt, vcnt, qacc, qout;  // L - 1, L - 2: compares
-  logic [K_W-1:0]    kk, kk_m1;                                      // against registers
+  logic [K_W-1:0]    kk, kk_m1, kk_m2;                               // against registers
   logic [14:0]       score_mult, out_mult;
   logic [5:0]        score_shift, out_shift;
   logic [Q_W-1:0]    q_ln2, q_b;
@@ -270,6 +270,7 @@ module sparse_attention #(
   logic [2:0]         xs;
   logic [K_W-1:0]     iss, wc;  // slots issued / completed in the current phase
   logic [6:0]         cnt;
+  logic               wlast, clast;  // wc == kk - 1, cnt at the phase's end: look-ahead flags
   logic [IDX_W-1:0]   sel_idx[MAX_K];
   logic [D*8-1:0]     xq;
   logic               x_issue;
@@ -472,6 +473,7 @@ module sparse_attention #(
           len_m2 <= cfg_len - LEN_W'(2);
           kk <= LEN_W'(cfg_k) > cfg_len ? K_W'(cfg_len) : cfg_k;  // min(k, L)
           kk_m1 <= LEN_W'(cfg_k) > cfg_len ? K_W'(cfg_len - 1'b1) : cfg_k - 1'b1;
+          kk_m2 <= LEN_W'(cfg_k) > cfg_len ? K_W'(cfg_len - LEN_W'(2)) : cfg_k - K_W'(2);
           score_mult <= cfg_score_mult;
           score_shift <= cfg_score_shift;
           out_mult <= cfg_out_mult;
@@ -551,6 +553,7 @@ module sparse_attention #(
         xq <= res_q;
         iss <= '0;
         wc <= '0;
+        wlast <= kk_m1 == '0;
         xs <= X_DOT;
       end
       case (xs)
@@ -564,10 +567,12 @@ module sparse_attention #(
             xmem[wc[SI_W-1:0]] <= score_y;
             if (wc == '0 || score_y > xmax) xmax <= score_y;
             wc <= wc + 1'b1;
-            if (wc == kk_m1) begin
+            wlast <= wc == kk_m2;
+            if (wlast) begin
               xs <= X_EXP;
               iss <= '0;
               wc <= '0;
+              wlast <= kk_m1 == '0;
               total <= '0;
             end
           end
@@ -582,15 +587,24 @@ module sparse_attention #(
             emem[wc[SI_W-1:0]] <= e_e;
             total <= total + TOTAL_W'(e_e);
             wc <= wc + 1'b1;
-            if (wc == kk_m1) begin
+            wlast <= wc == kk_m2;
+            if (wlast) begin
               xs <= X_DIV;
               cnt <= '0;
+              clast <= 1'b0;
             end
           end
         end
         X_DIV: begin
           // cycle 0: 3 * total and a clear remainder; then one quotient digit per cycle
           cnt <= cnt + 1'b1;
+          clast <= cnt == 7'(NDIG - 1);
+          if (clast) begin
+            xs <= X_PV;
+            iss <= '0;
+            wc <= '0;
+            wlast <= kk_m1 == '0;
+          end
           if (cnt == '0) begin
             total3 <= (TOTAL_W + 2)'(total) + ((TOTAL_W + 2)'(total) << 1);
             rem <= '0;
@@ -610,11 +624,6 @@ module sparse_attention #(
               recip <= {recip[RECIP_W-3:0], 2'd0};
             end
             dd <= dd - 1'b1;
-            if (cnt == 7'(NDIG)) begin
-              xs <= X_PV;
-              iss <= '0;
-              wc <= '0;
-            end
           end
         end
         X_PV: begin
@@ -628,15 +637,18 @@ module sparse_attention #(
           if (pvp[PV_LAT-1]) begin
             for (int i = 0; i < D; i++) acc[i] <= (pfirst[PV_LAT-1] ? 32'sd0 : acc[i]) + 32'(p_pv[i]);
             wc <= wc + 1'b1;
-            if (wc == kk_m1) begin
+            wlast <= wc == kk_m2;
+            if (wlast) begin
               xs <= X_OUT;
               cnt <= '0;
+              clast <= RQ_LAT == 1;
             end
           end
         end
         X_OUT: begin
           cnt <= cnt + 1'b1;
-          if (cnt == 7'(RQ_LAT - 1)) xs <= X_SEND;
+          clast <= cnt == 7'(RQ_LAT - 2);
+          if (clast) xs <= X_SEND;
         end
         X_SEND: if (m_axis_out_tready) begin
           qout <= qout + 1'b1;
