@@ -47,6 +47,8 @@ KERNEL_ARGS = ("schedule", "n_seq", "act_in", "act_out", "image", "n_layers", "s
 BRIDGE_SYMBOL = "sbf_run"  # the C ABI bridge: same arguments as the kernel
 RENDER_GENERATOR = "sbf hw render"  # the `generator` of a rendered project's manifest
 IMAGE_FILE = "weights/weights.bin"  # the weight image, as the manifest lists it
+RTL_IMAGE_FILE = "image.bin"  # the RTL kernel's image, in its package directory
+RTL_XCLBIN_TAG = ".rtl."  # hw.rtl_kernel.xclbin_name: <kernel>.rtl.<target>.xclbin
 MANIFEST_SEARCH_DEPTH = 3  # an xclbin may sit a few directories below its project
 DEFAULT_MAX_BATCH = 16  # sequences per kernel call: sizes the activation buffers
 BACKENDS = ("auto", "pynq", "pyxrt", "emulation")
@@ -88,6 +90,7 @@ class Design:
     xclbin: Path | None = None
     image_sha256: str | None = None  # of the weight image it was rendered with
     searched: tuple[Path, ...] = ()  # where an xclbin was looked for in the project
+    kernel: str = "hls"  # the xclbin's kernel: "hls" or "rtl" (`sbf hw build --kernel`)
 
     def missing_xclbin(self, backend: str) -> str:
         """One line: the board backend has no xclbin, where it looked, how to get one."""
@@ -132,7 +135,8 @@ def load_design(path: str | Path | None, config: DesignConfig | None = None) -> 
     if xclbin is None:
         searched = tuple(built_xclbins(root, cfg))
         xclbin = next((p for p in searched if p.is_file()), None)
-    return Design(cfg, root, xclbin, image_sha, searched)
+    kernel = "rtl" if xclbin is not None and RTL_XCLBIN_TAG in xclbin.name else "hls"
+    return Design(cfg, root, xclbin, image_sha, searched, kernel)
 
 
 def built_xclbins(root: Path, cfg: DesignConfig) -> list[Path]:
@@ -144,10 +148,23 @@ def built_xclbins(root: Path, cfg: DesignConfig) -> list[Path]:
     platform = load_board(cfg.board).platform
     targets = ("hw_emu",) if os.environ.get(EMULATION_MODE_ENV) == "hw_emu" else ("hw",)
     paths = []
-    for target in targets:
+    for target in targets:  # the HLS kernel's first, then the RTL kernel's
         link = vitis.plan(platform, target, cosim=False)[-1]
         paths.append(root / link.args[link.args.index("-o") + 1])
+        paths.append(root / vitis.rtl_xclbin_name(target))
     return paths
+
+
+def rtl_image(design: Design) -> bytes:
+    """The RTL kernel's model image (its own layout, hw/rtl/sbf_kernel.sv), as
+    `sbf hw build --kernel rtl` rendered it for the model the project was built for."""
+    from hw import vitis
+
+    path = (design.root or Path(".")) / vitis.RTL_PACKAGE_DIR / RTL_IMAGE_FILE
+    if not path.is_file():
+        raise AcceleratorError(f"design: {design.xclbin} is an RTL kernel but {path} is "
+                               "missing; rerun `sbf hw build --kernel rtl` for this project")
+    return path.read_bytes()
 
 
 def _project_root(path: Path) -> Path:
@@ -325,13 +342,15 @@ class Accelerator:
         self._lock = threading.RLock()  # the device buffers are shared: one call at a time
         self._runs = 0  # kernel runs so far; each run's status words carry its number
         image = checked_image(self.model, self.design)
+        name = (backend.name if isinstance(backend, Backend) else
+                detect_backend(self.design.xclbin is not None) if backend == "auto" else backend)
+        if name in BOARD_BACKENDS and self.design.kernel == "rtl":
+            image = rtl_image(self.design)  # same registers and buffers, its own image
         self.kernel = kernel_spec(self.config, len(image), max_batch)
         try:
             if isinstance(backend, Backend):  # a backend the caller set up
                 self.backend = backend
             else:
-                name = (detect_backend(self.design.xclbin is not None) if backend == "auto"
-                        else backend)
                 if name in BOARD_BACKENDS and self.design.xclbin is None:
                     raise BackendError(self.design.missing_xclbin(name))
                 if name == "emulation" and library is None:

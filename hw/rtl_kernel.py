@@ -25,7 +25,7 @@ from sim.rtl.attention_case import lut_hex
 from sim.rtl.layer_case import LayerImage, LayerParams
 from sim.rtl.runner import ENGINES, RTL_DIR
 
-PACKAGE_DIR = "rtl_kernel"
+PACKAGE_DIR = vitis.RTL_PACKAGE_DIR
 PACKAGE_TOOL = "vivado"
 XO = f"{abi.KERNEL}.xo"
 VENDOR = "sbf.dev"
@@ -129,7 +129,7 @@ def plan(platform: str, target: str) -> list[vitis.Step]:
 
 
 def xclbin_name(target: str) -> str:
-    return f"{abi.KERNEL}.rtl.{target}.xclbin"
+    return vitis.rtl_xclbin_name(target)
 
 
 def layer_params(cfg: DesignConfig, groups: int | None = None) -> LayerParams:

@@ -23,6 +23,13 @@ LINK_TOOL = "v++"
 BRAM18_PER_BRAM36 = 2
 CSYNTH_REPORT = f"hls_prj/solution1/syn/report/{KERNEL}_csynth.xml"
 XO = f"{KERNEL}.xo"
+# The RTL kernel's package (hw/rtl_kernel.py) and xclbin: here, so the host finds them
+# without importing the RTL tooling.
+RTL_PACKAGE_DIR = "rtl_kernel"
+
+
+def rtl_xclbin_name(target: str) -> str:
+    return f"{KERNEL}.rtl.{target}.xclbin"
 
 
 class VitisError(RuntimeError):

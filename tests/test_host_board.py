@@ -37,6 +37,7 @@ from tests.host_fakes import (
 from tests.test_host_accelerator import SEQS, expected_cls, open_acc, toy_kernel, write_design
 
 BUILT = "sbf_encoder.hw.xclbin"  # where `sbf hw build --target hw` links the xclbin
+RTL_BUILT = "sbf_encoder.rtl.hw.xclbin"  # and `sbf hw build --kernel rtl --target hw`
 
 
 def kernel(args: Any) -> None:
@@ -223,8 +224,8 @@ def test_a_project_without_xclbin_says_where_it_looked(tmp_path: Path) -> None:
         open_acc("pynq", root, device_module=fake_pynq(kernel))
     msg = str(e.value)
     assert "\n" not in msg
-    assert f"no xclbin in {root} (looked for {root / BUILT}; the project has only " \
-           "['sbf_encoder.hw_emu.xclbin'])" in msg
+    assert f"no xclbin in {root} (looked for {root / BUILT}, {root / RTL_BUILT}; the " \
+           "project has only ['sbf_encoder.hw_emu.xclbin'])" in msg
     assert f"sbf hw build --project {root} --target hw" in msg
 
 
@@ -267,3 +268,26 @@ def test_pyxrt_argument_in_a_memory_the_xclbin_does_not_use_is_named(project: Pa
                                            r"which the xclbin does not use \(it uses "
                                            r"\['bank2'\]\)"):
         open_acc("pyxrt", project / BUILT, device_module=xrt)
+
+
+def test_an_rtl_kernel_xclbin_gets_the_rtl_image(tmp_path: Path) -> None:
+    """Same registers and buffers as the HLS kernel, but the RTL kernel reads its own
+    model image (`sbf hw build --kernel rtl` writes rtl_kernel/image.bin)."""
+    root = write_design(tmp_path / "design")
+    (root / "build" / BUILT).unlink()
+    (root / RTL_BUILT).write_bytes(b"xclbin2\0")
+    design = load_design(root)
+    assert design.xclbin == root / RTL_BUILT and design.kernel == "rtl"
+    from host.accelerator import AcceleratorError
+
+    with pytest.raises(AcceleratorError, match=r"rtl_kernel/image.bin is missing; rerun `sbf hw "
+                                           r"build --kernel rtl`"):
+        open_acc("pynq", root, device_module=fake_pynq(kernel, tags=DDR_TAGS,
+                                                       connectivity=DDR_CONNECTIVITY))
+    image = bytes(range(256)) * 3
+    (root / "rtl_kernel").mkdir()
+    (root / "rtl_kernel" / "image.bin").write_bytes(image)
+    with open_acc("pynq", root, device_module=fake_pynq(
+            kernel, tags=DDR_TAGS, connectivity=DDR_CONNECTIVITY)) as acc:
+        assert bytes(acc.backend.host("image")[:len(image)]) == image
+        assert acc.kernel.buffer("image").shape == (len(image),)

@@ -95,5 +95,6 @@ def test_sbf_run_says_where_it_looked_for_the_xclbin(tiny_artifact, glue_dir: Pa
                  "--task", "SST-2", "--limit", "2", "--glue-dir", str(glue_dir)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert f"no xclbin in {design} (looked for {design / (abi.KERNEL + '.hw.xclbin')})" in err
+    assert (f"no xclbin in {design} (looked for {design / (abi.KERNEL + '.hw.xclbin')}, "
+            f"{design / (abi.KERNEL + '.rtl.hw.xclbin')})") in err
     assert f"sbf hw build --project {design} --target hw" in err
