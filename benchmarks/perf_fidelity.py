@@ -137,7 +137,7 @@ def formula_rows() -> list[dict[str, Any]]:
         rows.append({"engine": "hp_spmm", "linear": name, "lengths": [1, cfg.max_length],
                      "max_rel_error": max(errors), "mean_rel_error": float(np.mean(errors))})
     attn = AttentionEngine(cfg)
-    errors = [rel_error(attn.head_cycles(n), attention_cycles(n, cfg.attn_k))
+    errors = [rel_error(attn.head_cycles(n), attention_cycles(n, cfg.attn_k, cfg.model.head_dim))
               for n in range(1, cfg.max_length + 1)]
     rows.append({"engine": "sparse_attention", "k": cfg.attn_k, "lengths": [1, cfg.max_length],
                  "max_rel_error": max(errors), "mean_rel_error": float(np.mean(errors))})
