@@ -6,7 +6,7 @@ T=4, 3 PE groups, 2 attention engines) and `minilm` (the packaged MiniLM HP-prun
 `--groups` PE groups and `--engines` attention engines). Every output is checked bit for
 bit against the golden encoder; cycles are measured per case (first input beat to last
 output beat) and per operator (the layer's perf counters), and set beside
-sim/rtl/layer_cycles.py:layer_op_cycles. The model's constants are fitted on the `fit`
+hw/perf/layer.py:layer_op_cycles. The model's constants are fitted on the `fit`
 lengths of the small array; its error is reported on the held-out lengths and on the
 other array. Writes benchmarks/results/rtl_layer.json.
 
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from hw.config import DesignConfig, ModelDims
+from hw.perf.layer import layer_op_cycles
 from sim.rtl.layer_case import LayerParams, build_image, make_case
-from sim.rtl.layer_cycles import layer_op_cycles
 from sim.rtl.layer_sim import simulate_layer
 from sim.rtl.simulators import find_simulator
 from sim.rtl.stimulus import StimulusOptions
@@ -65,7 +65,7 @@ def with_model(rows: list[dict[str, Any]], images: dict[str, Any]) -> list[dict[
         out.append({**r, "op_cycles": {
             "measured": measured, "model": model,
             "source": "measured: Verilator perf counters of encoder_layer.sv; "
-                      "model: sim/rtl/layer_cycles.py"},
+                      "model: hw/perf/layer.py"},
             "op_cycles_total": {"measured": total, "model": total_model,
                                 "error": round(total_model / total - 1, 4)},
             "op_error": {k: round(model[k] / v - 1, 4) for k, v in measured.items() if v}})

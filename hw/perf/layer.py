@@ -1,4 +1,5 @@
-"""The encoder-layer top's cycles per operator, built from what its engines do.
+"""The encoder-layer top's cycles per operator (the hw.perf model of the RTL machine),
+built from what its engines do.
 
 Each operator of hw/rtl/encoder_layer.sv is the engines' own exact formulas plus the
 layer's glue, which is what the calibration constants (`LAYER_OVERHEAD`, fitted to
