@@ -3,10 +3,11 @@ next to the modeled U200, with speed-ups computed at the real lengths.
 
 Measured: PyTorch float32, (a) every sequence padded to 128 and (b) at its real length
 (batch 1) or padded only to the longest of its batch (batched); PyTorch dynamic int8
-(`torch.ao.quantization.quantize_dynamic` on the Linear layers) at real lengths; ONNX
-Runtime is not used (not installed). Models: the packaged MiniLM and BERT-base shapes
-(`BertConfig()` defaults, random weights: timing depends on shapes only, not values).
-Inputs are random token ids of the traced lengths, for the same reason.
+(`torch.ao.quantization.quantize_dynamic` on the Linear layers) at real lengths; and, when
+installed (the `bench` extra), ONNX Runtime dynamic int8 and OpenVINO NNCF int8 at real
+lengths on the same inputs and threads (host.bench_engines). Models: the packaged MiniLM
+and BERT-base shapes (`BertConfig()` defaults, random weights: timing depends on shapes
+only, not values). Inputs are random token ids of the traced lengths, for the same reason.
 
 Modeled: the U200 latency per sequence from the `hw.perf` analytical model (all PE
 groups on one sequence) and the pipelined throughput from the `hw.sched` length-aware
@@ -41,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from host import bench_engines
 from host.machine import load_average, machine_info
 
 _CHECKOUT_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -207,6 +209,33 @@ def measured_rows(model_name: str, trace: str, lat: np.ndarray, thr: np.ndarray,
                              "system": system, "padding": label, **fig,
                              "kind": MEASURED, "source": on})
                 tick()
+    if device == "cpu":
+        rows += engine_rows(model, model_name, trace, lat, thr, batch_size, machine, tick)
+    return rows
+
+
+def engine_rows(model: Any, model_name: str, trace: str, lat: np.ndarray, thr: np.ndarray,
+                batch_size: int, machine: dict[str, Any],
+                tick: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
+    """ONNX Runtime / OpenVINO int8 at real lengths, batch 1 and batched, timed by the same
+    `measure` as the torch rows on torch's thread count; engines not installed give none."""
+    from importlib.metadata import version
+
+    import torch
+
+    threads = torch.get_num_threads()
+    rows = []
+    for system, m, how in bench_engines.engine_models(model, threads, thr):
+        package = "onnxruntime" if system == bench_engines.ORT_SYSTEM else "openvino"
+        on = (f"{machine['cpu']}, {machine['cores']} cores, {package} {version(package)}, "
+              f"{threads} threads; {how}")
+        for n_batch, lengths in ((1, lat), (batch_size, thr)):
+            fig = measure(m, lengths, None, n_batch, "cpu")
+            rows.append({"model": model_name, "trace": trace, "device": "cpu",
+                         "system": system,
+                         "padding": "real-lengths" if n_batch == 1 else "pad-to-batch-max",
+                         **fig, "threads": threads, "kind": MEASURED, "source": on})
+            tick()
     return rows
 
 
@@ -302,8 +331,8 @@ def run_bench(traces: dict[str, np.ndarray], models: Sequence[str] = MODELS,
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows: list[dict[str, Any]] = []
     notes = ["GPU rows left out: no CUDA device on this machine"] if len(devices) == 1 else []
-    notes.append("ONNX Runtime rows left out: onnxruntime is not installed")
-    steps = len(models) * len(traces) * len(devices) * 6
+    notes += bench_engines.missing_notes()
+    steps = len(models) * len(traces) * (len(devices) * 6 + 2 * len(bench_engines.installed()))
     with tqdm(total=steps, desc="bench", disable=not progress) as bar:
         for model_name in models:
             for trace, lengths in traces.items():
