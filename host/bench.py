@@ -228,7 +228,7 @@ def engine_rows(model: Any, model_name: str, trace: str, lat: np.ndarray, thr: n
     for system, m, how in bench_engines.engine_models(model, threads, thr):
         package = "onnxruntime" if system == bench_engines.ORT_SYSTEM else "openvino"
         on = (f"{machine['cpu']}, {machine['cores']} cores, {package} {version(package)}, "
-              f"{threads} threads; {how}")
+              f"intra-op threads {threads}; {how}")
         for n_batch, lengths in ((1, lat), (batch_size, thr)):
             fig = measure(m, lengths, None, n_batch, "cpu")
             rows.append({"model": model_name, "trace": trace, "device": "cpu",

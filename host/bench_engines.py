@@ -136,7 +136,8 @@ def openvino_model(model: Any, threads: int, calib_lengths: Sequence[int],
 
     core = ov.Core()
     fp32 = export_onnx(model, root)
-    xml = fp32.with_name(f"openvino-int8-calib{len(calib_lengths)}.xml")
+    calib = hashlib.sha256(np.asarray(calib_lengths, dtype=np.int64).tobytes()).hexdigest()
+    xml = fp32.with_name(f"openvino-int8-calib-{calib[:12]}.xml")  # per calibration set
     if xml.exists():
         q = core.read_model(str(xml))
     else:
