@@ -31,7 +31,9 @@ def register(cli: Cli) -> None:
                    help=f"comma-separated sequence lengths (default {DEFAULT_LENGTHS})")
     p.add_argument("--seed", type=int, default=0, help="random cases and stream gaps")
     p.add_argument("--density", type=float, default=DEFAULT_DENSITY,
-                   help=f"spmm: HP weight density of the cases (default {DEFAULT_DENSITY})")
+                   help=f"spmm: HP weight density of the cases; layer/encoder without "
+                        f"--artifact: the density MiniLM is pruned to (default "
+                        f"{DEFAULT_DENSITY})")
     p.add_argument("--artifact", type=Path, default=None,
                    help="layer/encoder: the model to run (an `sbf quantize` integer artifact "
                         "or an `sbf prune` HP artifact); default: the packaged MiniLM pruned "
