@@ -226,6 +226,9 @@ def load_board(name_or_path: str | os.PathLike = DEFAULT_BOARD) -> Board:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise BoardError(f"{path}: not valid YAML ({e})") from None
+    except UnicodeDecodeError:
+        raise BoardError(f"{path}: not a text file (a board YAML is UTF-8 text); pass a "
+                         "board name or a board YAML") from None
     board = _build(Board, data, str(path), "", skip=frozenset({"source"}))
     _validate(board, str(path))
     return dataclasses.replace(board, source=str(path))

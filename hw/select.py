@@ -82,6 +82,9 @@ def load_variants(task: str, path: str | Path | None = None) -> list[Variant]:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise AccuracyError(f"{path}: not valid JSON ({e})") from None
+    except UnicodeDecodeError:
+        raise AccuracyError(f"{path}: not a text file; --accuracy takes the JSON accuracy "
+                            "table the pruning benchmarks write") from None
     rows = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise AccuracyError(f"{path}: expected a list of rows or {{\"rows\": [...]}}")
