@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hw.config import DesignConfig, ModelDims
-from sim.rtl.layer_case import OPS, LayerParams, build_image, deal_rows, make_case
+from sim.rtl.layer_case import DEST_BITS, OPS, LayerParams, build_image, deal_rows, make_case
 from sim.rtl.runner import ENGINES, lint
 from sim.rtl.stimulus import StimulusOptions
 from tests.rtl_helpers import simulator
@@ -125,7 +125,7 @@ def test_deal_rows_covers_every_row_and_caps_rows(work: list[int], groups: int) 
         cap = -(-n // groups)
         assert all(len(rs) <= cap and phase == 0 and nphase == 1 for rs, phase, nphase in dealt)
         loads = [sum(work[r] for r in rs) for rs, _, _ in dealt]
-        assert max(loads) - min(loads) <= max(work) + 0  # LPT: within one row's work
+        assert max(loads) - min(loads) <= max(work)  # LPT: within one row's work
     else:
         copies = groups // n
         for r in range(n):
@@ -143,12 +143,25 @@ def test_capacity_holds_the_real_image_and_refuses_a_smaller_build() -> None:
         build_image(_model(4), small)
 
 
-def test_qkv_destinations_are_distinct_and_decode() -> None:
-    params = LayerParams.from_config(small_config(4), 3)
-    nh = params.hidden // params.w
+@pytest.mark.parametrize("heads", [2, 4])  # 2 segments a head; 2 heads an engine
+def test_qkv_destinations_are_distinct_and_decode(heads: int) -> None:
+    """Each QKV block-row's code decodes (as encoder_layer.sv's wb_bank, wb_hl, wb_seg
+    do) back to its Q/K/V matrix, head and segment, and fits DEST_W."""
+    params = LayerParams.from_config(small_config(heads), 3)
+    nh, dw = params.hidden // params.w, params.head_dim // params.w
+    hpe = params.heads // params.engines
+    sg_w, hl_w = max(1, (dw - 1).bit_length()), max(1, (hpe - 1).bit_length())
+    assert params.op_shape(OPS[0]) == (3 * nh, nh)
     dests = [params.qkv_dest(j) for j in range(3 * nh)]
     assert len(set(dests)) == len(dests)
-    assert set(OPS) == {"qkv", "attn_out", "ffn_in", "ffn_out"}
+    for j, code in enumerate(dests):
+        assert 0 <= code < 2 ** DEST_BITS
+        bank, local, seg = code >> (hl_w + sg_w), (code >> sg_w) & (2 ** hl_w - 1), \
+            code & (2 ** sg_w - 1)
+        which, engine = divmod(bank, params.engines)
+        head = local * params.engines + engine
+        assert (which, head, seg) == (j // nh, j % nh // dw, j % dw), j
+        assert local < hpe and seg < dw
 
 
 def test_layer_params_refuse_shapes_the_top_cannot_take() -> None:
