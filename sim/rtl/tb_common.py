@@ -1,4 +1,4 @@
-"""The engine-independent part of the cocotb benches (tb_spmm, tb_attention).
+"""The engine-independent part of the cocotb benches (tb_spmm, tb_attention, tb_layer, ...).
 
 An engine bench reads its cases and stimulus options from the case file (CASES_ENV),
 drives its AXI4-Stream inputs through cocotbext-axi sources (with reproducible random
@@ -37,6 +37,15 @@ OUTPUT = "m_axis_out"
 GAP_SEED_STRIDE = 10  # input i's gaps use seed + 10 * i; the output's use seed + 1
 
 
+async def hold_reset(clk, rst_n) -> None:
+    """Hold the active-low reset for RESET_CYCLES, then one cycle out of reset."""
+    rst_n.value = 0
+    for _ in range(RESET_CYCLES):
+        await RisingEdge(clk)
+    rst_n.value = 1
+    await RisingEdge(clk)
+
+
 class EngineBench:
     """Clock, AXI-Stream sources and sink, cycle counter and case I/O of one engine bench.
 
@@ -68,11 +77,7 @@ class EngineBench:
     async def reset(self) -> None:
         """Hold rst_n low (start low) for RESET_CYCLES, then one cycle out of reset."""
         self.dut.start.value = 0
-        self.dut.rst_n.value = 0
-        for _ in range(RESET_CYCLES):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst_n.value = 1
-        await RisingEdge(self.dut.clk)
+        await hold_reset(self.dut.clk, self.dut.rst_n)
 
     async def start(self) -> None:
         """A one-cycle start pulse (the cfg_* inputs set before), then arm the counter."""

@@ -13,19 +13,14 @@ import cocotb
 from cocotb.triggers import RisingEdge
 from cocotbext.axi import AxiStreamFrame
 
-from sim.rtl.stimulus import RESET_CYCLES
-from sim.rtl.tb_common import EngineBench
+from sim.rtl.tb_common import EngineBench, hold_reset
 from sim.rtl.vector_case import GeluCase, pack_gelu_input, pack_gelu_params
 
 
 async def reset(dut) -> None:
     """The units have no start: hold rst_n low for RESET_CYCLES, then one cycle out."""
     dut.cfg_set.value = 0
-    dut.rst_n.value = 0
-    for _ in range(RESET_CYCLES):
-        await RisingEdge(dut.clk)
-    dut.rst_n.value = 1
-    await RisingEdge(dut.clk)
+    await hold_reset(dut.clk, dut.rst_n)
 
 
 def beat_fields(frame: AxiStreamFrame, beat_bytes: int) -> tuple[list[int], list[int]]:

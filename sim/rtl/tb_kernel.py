@@ -19,7 +19,7 @@ import cocotb
 import cocotb.utils
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiReadBus, AxiWriteBus
 from cocotbext.axi.axi_ram import AxiRamRead, AxiRamWrite
 
@@ -38,11 +38,11 @@ from sim.rtl.kernel_case import (
 from sim.rtl.stimulus import (
     CASES_ENV,
     CLOCK_NS,
-    RESET_CYCLES,
     RESULTS_ENV,
     StimulusOptions,
     pause_generator,
 )
+from sim.rtl.tb_common import hold_reset
 
 AXI4_MAX_BEATS = 256  # INCR bursts
 AXI4_BOUNDARY = 4096  # no burst crosses one
@@ -107,11 +107,7 @@ class KernelBench:
         channel.recv = checked
 
     async def reset(self) -> None:
-        self.dut.ap_rst_n.value = 0
-        for _ in range(RESET_CYCLES):
-            await RisingEdge(self.dut.ap_clk)
-        self.dut.ap_rst_n.value = 1
-        await RisingEdge(self.dut.ap_clk)
+        await hold_reset(self.dut.ap_clk, self.dut.ap_rst_n)
 
     async def set_args(self, c: KernelCall) -> None:
         lay = self.run.layout
