@@ -37,6 +37,16 @@ OUTPUT = "m_axis_out"
 GAP_SEED_STRIDE = 10  # input i's gaps use seed + 10 * i; the output's use seed + 1
 
 
+def read_spec() -> dict[str, Any]:
+    """The case file the runner wrote (CASES_ENV): cases and stimulus options."""
+    return pickle.loads(Path(os.environ[CASES_ENV]).read_bytes())
+
+
+def write_results(results: list[dict[str, Any]]) -> None:
+    """The per-case results, as JSON, to the result file the runner reads (RESULTS_ENV)."""
+    Path(os.environ[RESULTS_ENV]).write_text(json.dumps(results))
+
+
 async def hold_reset(clk, rst_n) -> None:
     """Hold the active-low reset for RESET_CYCLES, then one cycle out of reset."""
     rst_n.value = 0
@@ -54,7 +64,7 @@ class EngineBench:
     """
 
     def __init__(self, dut, inputs: Sequence[str], gapped: Sequence[str], counted: str) -> None:
-        spec = pickle.loads(Path(os.environ[CASES_ENV]).read_bytes())
+        spec = read_spec()
         self.dut = dut
         self.cases: list[Any] = spec["cases"]
         self.options: StimulusOptions = spec["options"]
@@ -96,4 +106,4 @@ class EngineBench:
             await RisingEdge(self.dut.clk)
 
     def write_results(self, results: list[dict[str, Any]]) -> None:
-        Path(os.environ[RESULTS_ENV]).write_text(json.dumps(results))
+        write_results(results)

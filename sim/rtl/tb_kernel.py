@@ -10,11 +10,6 @@ back the status words and act_out, the control word, the interrupt line and the 
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
-from pathlib import Path
-
 import cocotb
 import cocotb.utils
 import numpy as np
@@ -36,13 +31,11 @@ from sim.rtl.kernel_case import (
     port_reads,
 )
 from sim.rtl.stimulus import (
-    CASES_ENV,
     CLOCK_NS,
-    RESULTS_ENV,
     StimulusOptions,
     pause_generator,
 )
-from sim.rtl.tb_common import hold_reset
+from sim.rtl.tb_common import hold_reset, read_spec, write_results
 
 AXI4_MAX_BEATS = 256  # INCR bursts
 AXI4_BOUNDARY = 4096  # no burst crosses one
@@ -160,7 +153,7 @@ class KernelBench:
 
 @cocotb.test()
 async def run_calls(dut) -> None:
-    spec = pickle.loads(Path(os.environ[CASES_ENV]).read_bytes())
+    spec = read_spec()
     run: KernelRun = spec["cases"][0]
     bench = KernelBench(dut, run, spec["options"])
     await bench.reset()
@@ -174,4 +167,4 @@ async def run_calls(dut) -> None:
     results[0]["ctrl_at_reset"] = idle
     results[0]["burst_violations"] = bench.violations
     results[0]["bursts"] = bench.bursts
-    Path(os.environ[RESULTS_ENV]).write_text(json.dumps(results))
+    write_results(results)

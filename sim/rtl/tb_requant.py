@@ -9,24 +9,20 @@ checks.
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
-from pathlib import Path
-
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from sim.rtl.cycles import REQUANT_LATENCY
-from sim.rtl.stimulus import CASES_ENV, CLOCK_NS, RESULTS_ENV
+from sim.rtl.stimulus import CLOCK_NS
+from sim.rtl.tb_common import read_spec, write_results
 
 WORD = (1 << 32) - 1  # acc and bias are driven as two's-complement bit patterns
 
 
 @cocotb.test()
 async def run_cases(dut) -> None:
-    spec = pickle.loads(Path(os.environ[CASES_ENV]).read_bytes())
+    spec = read_spec()
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     dut.en.value = 1
     results = []
@@ -46,4 +42,4 @@ async def run_cases(dut) -> None:
             y = dut.y.value
             ys.append(y.to_signed() if y.is_resolvable else None)  # X while it fills
         results.append({"y": ys})
-    Path(os.environ[RESULTS_ENV]).write_text(json.dumps(results))
+    write_results(results)
