@@ -307,10 +307,10 @@ module residual_layernorm #(
   logic rec_v;
   logic [SET_W-1:0] rec_set;
 
-  adder_tree #(.N_IN(LANES), .IN_W(RES_BITS), .OUT_W(SX_W)) u_sum_x (
-      .clk(clk), .in(a10_x), .sum(tree_sx));
-  adder_tree #(.N_IN(LANES), .IN_W(SQ_W), .OUT_W(VAR_W + 1)) u_sum_sq (
-      .clk(clk), .in(a10_sq), .sum(tree_sq));
+  reduce_tree #(.N(LANES), .IW(RES_BITS), .OW(SX_W)) u_sum_x (
+      .clk(clk), .en(1'b1), .in(a10_x), .out(tree_sx));
+  reduce_tree #(.N(LANES), .IW(SQ_W), .OW(VAR_W + 1)) u_sum_sq (
+      .clk(clk), .en(1'b1), .in(a10_sq), .out(tree_sq));
 
   always_comb begin
     tr_v[0] = ap_v[2];

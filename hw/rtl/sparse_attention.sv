@@ -27,7 +27,7 @@
 /* verilator lint_off DECLFILENAME */
 package attn_pkg;
   localparam int Q4_STAGES = 4;  // attn_q4_row: 2 Q4_MAX |x|, split compares, combine, count
-  // attn_add_tree / attn_max_tree: one tree level per stage
+  // reduce_tree (reduce_tree.sv): one tree level per stage
   function automatic int tree_latency(input int n);
     return $clog2(n);
   endfunction
@@ -187,7 +187,8 @@ module sparse_attention #(
   logic [Q4_MAX*TH_W-1:0] kthr;
   logic             kzero;
 
-  attn_max_tree #(.N(D), .W(8)) u_kmax (.clk(clk), .en(1'b1), .in(ka_ax), .out(km_out));
+  reduce_tree #(.N(D), .IW(8), .OW(8), .MAX(1'b1)) u_kmax (
+      .clk(clk), .en(1'b1), .in(ka_ax), .out(km_out));
 
   // ---------------------------------------------------------------- Q pipeline
   logic             q_en, q_take, qnext_v;
@@ -205,7 +206,8 @@ module sparse_attention #(
   assign s_axis_q_tready = q_open && q_en;
   assign q_fire = s_axis_q_tvalid && s_axis_q_tready;
 
-  attn_max_tree #(.N(D), .W(8)) u_qmax (.clk(clk), .en(q_en), .in(qax_p[1]), .out(q_m));
+  reduce_tree #(.N(D), .IW(8), .OW(8), .MAX(1'b1)) u_qmax (
+      .clk(clk), .en(q_en), .in(qax_p[1]), .out(q_m));
   attn_q4_row #(.D(D), .Q4_MAX(Q4_MAX), .TH_W(TH_W)) u_q4q (
       .clk(clk), .en(q_en), .sign(sign_row(qrow_p[TREE_LAT+2])), .ax(qax_p[TREE_LAT+2]),
       .thr(q_thr), .zero(q_zero), .code(qnext_code));
@@ -225,7 +227,7 @@ module sparse_attention #(
   attn_q4_row #(.D(D), .Q4_MAX(Q4_MAX), .TH_W(TH_W)) u_q4k (
       .clk(clk), .en(est_en), .sign(e_ksign), .ax(e_kax), .thr(kthr), .zero(kzero),
       .code(e_kcode));
-  attn_add_tree #(.N(D), .IW(8), .OW(EST_W)) u_est (
+  reduce_tree #(.N(D), .IW(8), .OW(EST_W)) u_est (
       .clk(clk), .en(est_en), .in(e_lut), .out(e_est));
 
   // the top-k insertion network: the new estimate goes after every kept entry that is >= it
@@ -285,7 +287,7 @@ module sparse_attention #(
   logic [DOT_W-1:0]   d_dot;
   logic signed [SCORE_BITS-1:0] score_y, xmem[MAX_K], xmax;
 
-  attn_add_tree #(.N(D), .IW(P8_W), .OW(DOT_W)) u_dot (
+  reduce_tree #(.N(D), .IW(P8_W), .OW(DOT_W)) u_dot (
       .clk(clk), .en(1'b1), .in(d_prod), .out(d_dot));
   requant #(.OUT_BITS(SCORE_BITS)) u_score (
       .clk(clk), .en(1'b1), .acc(32'($signed(d_dot))), .bias(32'sd0), .mult(score_mult),
@@ -665,78 +667,7 @@ module sparse_attention #(
   end
 endmodule
 
-// Unsigned max of N W-bit values: a tree with one compare-select level per stage.
 /* verilator lint_off DECLFILENAME */
-module attn_max_tree #(
-    parameter int N = 8,
-    parameter int W = 8
-) (
-    input  logic           clk,
-    input  logic           en,
-    input  logic [N*W-1:0] in,
-    output logic [W-1:0]   out
-);
-  localparam int LV = attn_pkg::tree_latency(N);
-  localparam int NP = 1 << LV;
-  logic [W-1:0] leaf[NP];  // the inputs, padded with 0
-  always_comb begin
-    for (int i = 0; i < NP; i++) leaf[i] = i < N ? in[W*i +: W] : '0;
-  end
-  if (LV == 0) begin : g_wire
-    assign out = leaf[0];
-  end else begin : g_tree
-    logic [W-1:0] node[1:NP-1];  // node 1 is the root, node i's children are 2i and 2i + 1
-    logic [W-1:0] a[1:NP-1], b[1:NP-1];  // the children (the index guards keep dead
-    always_comb begin                        // branches inside the arrays)
-      for (int i = 1; i < NP; i++) begin
-        a[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i - NP : 0] : node[2 * i >= NP ? 1 : 2 * i];
-        b[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i + 1 - NP : 0]
-                           : node[2 * i >= NP ? 1 : 2 * i + 1];
-      end
-    end
-    always_ff @(posedge clk) begin
-      if (en) for (int i = 1; i < NP; i++) node[i] <= a[i] > b[i] ? a[i] : b[i];
-    end
-    always_comb out = node[1];
-  end
-endmodule
-
-// Signed sum of N IW-bit values in OW bits: a tree with one adder level per stage.
-module attn_add_tree #(
-    parameter int N = 8,
-    parameter int IW = 8,
-    parameter int OW = 16
-) (
-    input  logic           clk,
-    input  logic           en,
-    input  logic [N*IW-1:0] in,
-    output logic [OW-1:0]  out
-);
-  localparam int LV = attn_pkg::tree_latency(N);
-  localparam int NP = 1 << LV;
-  logic [OW-1:0] leaf[NP];  // the inputs, sign-extended, padded with 0
-  always_comb begin
-    for (int i = 0; i < NP; i++) leaf[i] = i < N ? OW'($signed(in[IW*i +: IW])) : '0;
-  end
-  if (LV == 0) begin : g_wire
-    assign out = leaf[0];
-  end else begin : g_tree
-    logic [OW-1:0] node[1:NP-1];  // node 1 is the root, node i's children are 2i and 2i + 1
-    logic [OW-1:0] a[1:NP-1], b[1:NP-1];  // the children (the index guards keep dead
-    always_comb begin                        // branches inside the arrays)
-      for (int i = 1; i < NP; i++) begin
-        a[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i - NP : 0] : node[2 * i >= NP ? 1 : 2 * i];
-        b[i] = 2 * i >= NP ? leaf[2 * i >= NP ? 2 * i + 1 - NP : 0]
-                           : node[2 * i >= NP ? 1 : 2 * i + 1];
-      end
-    end
-    always_ff @(posedge clk) begin
-      if (en) for (int i = 1; i < NP; i++) node[i] <= a[i] + b[i];
-    end
-    always_comb out = node[1];
-  end
-endmodule
-
 // Unsigned A_W x B_W product modulo 2^OUT_W: A_CHUNK x B_CHUNK partial products (one DSP
 // each) in the first stage, then an adder tree over them, one level per stage.
 module attn_mul #(
@@ -771,7 +702,7 @@ module attn_mul #(
       end
     end
   end
-  attn_add_tree #(.N(NA*NB), .IW(OUT_W), .OW(OUT_W)) u_sum (
+  reduce_tree #(.N(NA*NB), .IW(OUT_W), .OW(OUT_W)) u_sum (
       .clk(clk), .en(en), .in(pp), .out(p));
 endmodule
 

@@ -60,12 +60,13 @@ ENGINES = {
     "spmm": Engine("spmm", "hp_spmm",
                    ("hp_spmm_pe.sv", "requant.sv", "hp_spmm.sv"), "sim.rtl.tb_spmm"),
     "attention": Engine("attention", "sparse_attention",
-                        ("requant.sv", "sparse_attention.sv"), "sim.rtl.tb_attention",
+                        ("requant.sv", "reduce_tree.sv", "sparse_attention.sv"),
+                        "sim.rtl.tb_attention",
                         (("estimate_lut.hex", lut_hex),)),
     "gelu": Engine("gelu", "gelu_unit", ("requant.sv", "gelu_lane.sv", "gelu_unit.sv"),
                    "sim.rtl.tb_gelu"),
     "layernorm": Engine("layernorm", "residual_layernorm",
-                        ("requant.sv", "adder_tree.sv", "isqrt_pipe.sv", "recip_pipe.sv",
+                        ("requant.sv", "reduce_tree.sv", "isqrt_pipe.sv", "recip_pipe.sv",
                          "residual_layernorm.sv"), "sim.rtl.tb_layernorm"),
 }
 
