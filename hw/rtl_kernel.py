@@ -19,7 +19,7 @@ from typing import Any
 from hw import vitis
 from hw.config import DesignConfig
 from hw.hls import abi
-from hw.render import environment, memory_plan
+from hw.render import _write_if_changed, environment, memory_plan
 from sim.rtl import kernel_case as kc
 from sim.rtl.attention_case import lut_hex
 from sim.rtl.layer_case import LayerImage, LayerParams
@@ -60,7 +60,7 @@ def top_digest(p: LayerParams, cfg: DesignConfig) -> str:
     return hashlib.sha256(top_source(p, cfg).encode()).hexdigest()[:12]
 
 
-def _args(p: LayerParams) -> list[dict[str, Any]]:
+def _args() -> list[dict[str, Any]]:
     return [{"name": r.name, "offset": r.offset, "size": r.size, "pointer": r.pointer,
              "port": kc.port_name(r.name) if r.pointer else "s_axi_control",
              "type": C_TYPES[r.name]} for r in kc.REGISTERS]
@@ -93,7 +93,7 @@ def render_package(cfg: DesignConfig, image: LayerImage, project: Path) -> Packa
     plan = memory_plan(cfg)
     ctx = {"kernel": abi.KERNEL, "vlnv": VLNV, "vendor": VENDOR, "xo": XO,
            "part": plan["board"].part, "lut_file": LUT_FILE, "control_range": kc.CONTROL_RANGE,
-           "args": _args(p), "masters": _masters(p),
+           "args": _args(), "masters": _masters(p),
            "control": [{"name": n.upper(), "offset": o} for n, o in kc.CONTROL.items()]}
     files: dict[str, bytes] = {}
     for src in ENGINES["kernel"].sources:
@@ -108,8 +108,7 @@ def render_package(cfg: DesignConfig, image: LayerImage, project: Path) -> Packa
     for rel, data in files.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not (path.is_file() and path.read_bytes() == data):
-            path.write_bytes(data)
+        _write_if_changed(path, data)
         digests[f"{PACKAGE_DIR}/{rel}"] = hashlib.sha256(data).hexdigest()
     return Package(out, digests)
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from hw.config import DesignConfig, ModelDims
 from sim.rtl.cycles import attention_cycles, spmm_cycles, tile_sizes
-from sim.rtl.layer_case import PERF_KINDS, LayerImage, LayerParams
+from sim.rtl.layer_case import OPS, PERF_KINDS, LayerImage, LayerParams
 from sim.rtl.vector_case import gelu_cycles, layernorm_cycles
 
 # Cycles of glue per operator kind (per head for attention), from the Verilator fit of
 # benchmarks/rtl_layer.py (results in benchmarks/results/rtl_layer.json).
 LAYER_OVERHEAD = {"input": 2, "qkv": 13, "attention": 8, "attention_head": 2,
                   "attn_out": 6, "ln1": 4, "ffn_in": 6, "ffn_out": 6, "ln2": 4}
-LINEAR_KINDS = ("qkv", "attn_out", "ffn_in", "ffn_out")
 
 
 def _spmm_config(p: LayerParams) -> DesignConfig:
@@ -66,7 +65,7 @@ def layer_op_cycles(image: LayerImage, length: int, k: int) -> dict[str, int]:
     out["input"] = length * p.hidden // p.w + c["input"]
     heads_per_engine = p.heads // p.engines
     for layer in range(image.layers):
-        for op in LINEAR_KINDS:
+        for op in OPS:
             extra = gelu_cycles(1) if op == "ffn_in" else 0
             out[op] += linear_cycles(image, layer, op, length) + ntiles + extra + c[op]
         out["attention"] += (heads_per_engine * (attention_cycles(length, k, p.head_dim)

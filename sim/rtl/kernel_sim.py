@@ -27,15 +27,14 @@ LOAD_CYCLES_PER_BYTE = 1  # bound on the image load: a byte a cycle is far slowe
 def kernel_engine(cfg: DesignConfig, image: LayerImage, build_root: Path | None = None
                   ) -> Engine:
     """The kernel engine with the rendered top written under the build root."""
+    from hw.render import _write_if_changed
     from hw.rtl_kernel import top_digest, top_source
 
     p = image.params
     digest = top_digest(p, cfg)
     top = (build_root or DEFAULT_BUILD_ROOT) / "kernel_top" / digest / f"{abi.KERNEL}.sv"
     top.parent.mkdir(parents=True, exist_ok=True)
-    text = top_source(p, cfg)
-    if not (top.is_file() and top.read_text() == text):
-        top.write_text(text)
+    _write_if_changed(top, top_source(p, cfg).encode())
     base = ENGINES["kernel"]
     return dataclasses.replace(base, name=f"kernel_{digest}", toplevel=abi.KERNEL,
                                sources=(*base.sources, str(top.resolve())))
