@@ -38,6 +38,8 @@ EXPORT_PAD = 3
 EXPORT_TOKEN_ID = 1000
 ORT_SYSTEM = "onnxruntime-int8-dynamic"
 OV_SYSTEM = "openvino-int8"
+# The packages each engine needs (onnx for the export), checked by `installed`.
+ENGINE_MODULES = {ORT_SYSTEM: ("onnxruntime", "onnx"), OV_SYSTEM: ("openvino", "nncf", "onnx")}
 ORT_INSTALL = "pip install onnxruntime onnx  (or: pip install -e '.[bench]')"
 OV_INSTALL = "pip install openvino nncf  (or: pip install -e '.[bench]')"
 
@@ -151,19 +153,25 @@ def openvino_model(model: Any, threads: int, calib_lengths: Sequence[int],
     return EngineModel(lambda feed: compiled(feed)[0], model.config), how
 
 
+def available(system: str) -> bool:
+    """Whether every package `system` needs is importable here."""
+    return all(have(m) for m in ENGINE_MODULES[system])
+
+
 def installed() -> list[str]:
     """The engine systems whose packages are importable here."""
-    return ([ORT_SYSTEM] if have("onnxruntime") and have("onnx") else []) + (
-        [OV_SYSTEM] if have("openvino") and have("nncf") and have("onnx") else [])
+    return [system for system in ENGINE_MODULES if available(system)]
 
 
 def missing_notes() -> list[str]:
-    """One note per absent engine, naming what to install."""
+    """One note per absent engine, naming the missing packages and what to install."""
     notes = []
-    if ORT_SYSTEM not in installed():
-        notes.append(f"ONNX Runtime rows left out: onnxruntime is not installed ({ORT_INSTALL})")
-    if OV_SYSTEM not in installed():
-        notes.append(f"OpenVINO rows left out: openvino/nncf is not installed ({OV_INSTALL})")
+    for system, label, install in ((ORT_SYSTEM, "ONNX Runtime", ORT_INSTALL),
+                                   (OV_SYSTEM, "OpenVINO", OV_INSTALL)):
+        if system not in installed():
+            missing = [m for m in ENGINE_MODULES[system] if not have(m)]
+            notes.append(f"{label} rows left out: {', '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not installed ({install})")
     return notes
 
 
