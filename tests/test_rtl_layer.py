@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hw.config import DesignConfig, ModelDims
+from sim.rtl.cycles import field_bits
 from sim.rtl.layer_case import DEST_BITS, OPS, LayerParams, build_image, deal_rows, make_case
 from sim.rtl.runner import ENGINES, lint
 from sim.rtl.stimulus import StimulusOptions
@@ -150,7 +151,7 @@ def test_qkv_destinations_are_distinct_and_decode(heads: int) -> None:
     params = LayerParams.from_config(small_config(heads), 3)
     nh, dw = params.hidden // params.w, params.head_dim // params.w
     hpe = params.heads // params.engines
-    sg_w, hl_w = max(1, (dw - 1).bit_length()), max(1, (hpe - 1).bit_length())
+    sg_w, hl_w = field_bits(dw), field_bits(hpe)
     assert params.op_shape(OPS[0]) == (3 * nh, nh)
     dests = [params.qkv_dest(j) for j in range(3 * nh)]
     assert len(set(dests)) == len(dests)

@@ -26,7 +26,7 @@ from sim.golden.sparse_attention import (
     sparse_attention_head,
     topk_count,
 )
-from sim.rtl.cycles import EXP_INT_BITS, rtl_localparam
+from sim.rtl.cycles import EXP_INT_BITS, field_bits, rtl_localparam
 
 INT8_MAX = 127
 EXP_CONST_BITS = rtl_localparam("sparse_attention.sv", "Q_W")  # q_ln2 and q_b in the RTL
@@ -57,7 +57,7 @@ class AttentionParams:
 
     @property
     def index_bits(self) -> int:
-        return max(1, (self.max_len - 1).bit_length())
+        return field_bits(self.max_len)
 
     def check_case(self, case: AttentionCase) -> None:
         if case.q8.shape[1] != self.d:

@@ -123,6 +123,11 @@ RECIP_DIGITS = (SOFTMAX_RECIP_BITS + 2) // 2  # NDIG: radix-4 digits of 2^RECIP_
 ATTN_SEND = 1
 
 
+def field_bits(n: int) -> int:
+    """$clog2(n), at least 1: the SV field width that indexes n values."""
+    return max(1, (n - 1).bit_length())
+
+
 def tree_latency(n: int) -> int:
     """attn_pkg::tree_latency: registered levels of an adder or max tree over n inputs."""
     return max(0, (n - 1).bit_length())

@@ -23,6 +23,7 @@ from sim.golden.encoder import encoder
 from sim.golden.nonlinear import EXP_MAX_SHIFT, PROB_BITS, SOFTMAX_RECIP_BITS
 from sim.golden.params import ACT_BITS, RES_BITS, QEncoderLayer, QLinear, QuantizedModel
 from sim.golden.sparse_attention import Q4_MAX, SCORE_BITS
+from sim.rtl.cycles import field_bits
 from sim.rtl.spmm_case import pack_row_beats, pack_weights
 from sim.rtl.vector_case import (
     GeluCase,
@@ -41,11 +42,6 @@ DESC_BYTES = 12  # rbase u32, wbase u32, nrows u16, phase u8, nphase u8
 ATTPRM_BYTES = 18
 LANE_BITS = RES_BITS  # PE-group output lanes: int8 (narrow) and RES_BITS results
 PERF_KINDS = ("input", "qkv", "attention", "attn_out", "ln1", "ffn_in", "ffn_out", "ln2")
-
-
-def _bits(n: int) -> int:
-    """$clog2(n), at least 1: the SV field width that indexes n values."""
-    return max(1, (n - 1).bit_length())
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,7 @@ class LayerParams:
 
     def gelu(self) -> GeluUnitParams:
         return GeluUnitParams(lanes=self.w, channels=self.ffn, max_sets=self.max_layers,
-                              user_w=_bits(self.max_len * self.ffn // self.w),
+                              user_w=field_bits(self.max_len * self.ffn // self.w),
                               dest_w=DEST_BITS)
 
     def layernorm(self) -> LayerNormUnitParams:
@@ -152,7 +148,7 @@ class LayerParams:
         which, word = divmod(row, nh)
         head, seg = divmod(word, dw)
         local, engine = divmod(head, self.engines)
-        sg_w, hl_w = _bits(dw), _bits(self.heads // self.engines)
+        sg_w, hl_w = field_bits(dw), field_bits(self.heads // self.engines)
         return ((which * self.engines + engine) << (hl_w + sg_w)) | (local << sg_w) | seg
 
 
