@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.rtl.attention_case import AttentionCase, AttentionParams, unpack_selection
 from sim.rtl.cycles import attention_cycles
-from sim.rtl.runner import ENGINES, run_cases
+from sim.rtl.runner import ENGINES, int8_mismatches, run_cases, waves_field
 from sim.rtl.simulators import Simulator
 from sim.rtl.stimulus import StimulusOptions
 
@@ -31,10 +31,7 @@ def simulate_attention(cases: Sequence[AttentionCase], params: AttentionParams, 
                     build_root, waves)
     rows = []
     for case, res in zip(cases, raw, strict=True):
-        y = np.frombuffer(bytes.fromhex(res["output"]), dtype=np.int8)
-        ref = case.reference()
-        mismatches = (int(np.count_nonzero(y.reshape(ref.shape) != ref))
-                      if y.size == ref.size else ref.size)
+        mismatches = int8_mismatches(res["output"], case.reference())
         sel = unpack_selection(res["tuser"], case.kept, params.index_bits)
         selection_exact = sel.shape == (case.length, case.kept) and bool(
             np.array_equal(sel, case.selection()))
@@ -52,6 +49,6 @@ def simulate_attention(cases: Sequence[AttentionCase], params: AttentionParams, 
             "exact_cycles": int(res["exact_cycles"]),
             "macs": case.macs,
             "utilization": round(case.macs / (params.d * cycles), 4),
-            **({"waves": res["waves"]} if "waves" in res else {}),
+            **waves_field(res),
         })
     return rows

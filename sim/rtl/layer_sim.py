@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sim.rtl.layer_case import LayerCase, LayerImage, LayerRun, useful_macs
-from sim.rtl.runner import ENGINES, run_cases
+from sim.rtl.runner import ENGINES, int8_mismatches, run_cases, waves_field
 from sim.rtl.simulators import Simulator
 from sim.rtl.stimulus import StimulusOptions
 
@@ -42,10 +40,7 @@ def simulate_layer(image: LayerImage, cases: Sequence[LayerCase], sim: Simulator
     rows = []
     lanes = mac_lanes(image)
     for case, res in zip(cases, raw, strict=True):
-        y = np.frombuffer(bytes.fromhex(res["output"]), dtype=np.int8)
-        ref = case.expected
-        mismatches = (int(np.count_nonzero(y.reshape(ref.shape) != ref))
-                      if y.size == ref.size else int(ref.size))
+        mismatches = int8_mismatches(res["output"], case.expected)
         cycles = int(res["cycles"])
         macs = useful_macs(image, case.length, case.k)
         rows.append({
@@ -59,6 +54,6 @@ def simulate_layer(image: LayerImage, cases: Sequence[LayerCase], sim: Simulator
             "op_cycles": res["perf"],
             "macs": macs,
             "utilization": round(macs / (lanes * cycles), 4),
-            **({"waves": res["waves"]} if "waves" in res else {}),
+            **waves_field(res),
         })
     return rows

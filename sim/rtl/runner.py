@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import get_runner
 
@@ -174,3 +175,16 @@ def lint(engine: Engine, parameters: dict[str, int], sim: Simulator) -> str:
            *[str(p) for p in engine.source_paths()]]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     return "" if proc.returncode == 0 else (proc.stdout + proc.stderr)
+
+
+def int8_mismatches(output_hex: str, ref: np.ndarray) -> int:
+    """Bytes of a bench's int8 output (hex) that differ from `ref`; all of them when the
+    bench returned a different number of bytes."""
+    y = np.frombuffer(bytes.fromhex(output_hex), dtype=np.int8)
+    return int(np.count_nonzero(y.reshape(ref.shape) != ref)) if y.size == ref.size \
+        else int(ref.size)
+
+
+def waves_field(res: dict[str, Any]) -> dict[str, Any]:
+    """{"waves": path} for a result row when the run dumped waves, else {}."""
+    return {"waves": res["waves"]} if "waves" in res else {}

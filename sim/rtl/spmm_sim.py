@@ -16,7 +16,7 @@ import numpy as np
 
 from hw.config import DesignConfig, ModelDims
 from sim.rtl.cycles import spmm_cycles
-from sim.rtl.runner import ENGINES, run_cases
+from sim.rtl.runner import ENGINES, run_cases, waves_field
 from sim.rtl.simulators import Simulator
 from sim.rtl.spmm_case import SpmmCase, SpmmParams, unpack_output
 from sim.rtl.stimulus import StimulusOptions
@@ -58,6 +58,6 @@ def simulate_spmm(cases: Sequence[SpmmCase], params: SpmmParams, sim: Simulator,
                                         in_features=hp.in_features),
             "macs": case.macs,
             "utilization": round(case.macs / (params.bo * params.m * cycles), 4),
-            **({"waves": res["waves"]} if "waves" in res else {}),
+            **waves_field(res),
         })
     return rows

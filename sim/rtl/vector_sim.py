@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.rtl.runner import ENGINES, run_cases
+from sim.rtl.runner import ENGINES, run_cases, waves_field
 from sim.rtl.simulators import Simulator
 from sim.rtl.stimulus import StimulusOptions
 from sim.rtl.vector_case import (
@@ -48,7 +48,7 @@ def simulate_gelu(cases: Sequence[GeluCase], params: GeluUnitParams, sim: Simula
             "mismatches": mismatches,
             "sideband_exact": res["tuser"] == case.user(params).tolist() and res["tdest"] == dest,
             "cycles": int(res["cycles"]), "model_cycles": gelu_cycles(beats),
-            **({"waves": res["waves"]} if "waves" in res else {}),
+            **waves_field(res),
         })
     return rows
 
@@ -72,6 +72,6 @@ def simulate_layernorm(cases: Sequence[LayerNormCase], params: LayerNormUnitPara
             "framing_exact": res["frames"] == [params.beats] * case.tokens,
             "cycles": int(res["cycles"]),
             "model_cycles": layernorm_cycles(case.tokens, params.n, params.lanes),
-            **({"waves": res["waves"]} if "waves" in res else {}),
+            **waves_field(res),
         })
     return rows
