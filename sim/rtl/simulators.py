@@ -100,8 +100,8 @@ def tool_version(command: tuple[str, ...], env_items: tuple[tuple[str, str], ...
 
 def _check_wave_format(name: str, wave_format: str | None) -> None:
     if wave_format is not None and wave_format not in WAVE_FORMATS[name]:
-        raise ValueError(f"waves: {name} writes {' or '.join(WAVE_FORMATS[name])}, "
-                         f"not {wave_format!r}")
+        raise ValueError(f"--waves: {name} writes {' or '.join(WAVE_FORMATS[name])}, "
+                         f"not {wave_format!r} (use --waves {WAVE_FORMATS[name][0]})")
 
 
 def find_simulator(name: str, wave_format: str | None = None) -> Simulator:
