@@ -6,9 +6,11 @@
 #     benchmarks/accuracy_runs.sh small &  benchmarks/accuracy_runs.sh sst2 &  wait
 # small: MRPC, RTE, STS-B, CoLA on their whole train splits, 3 epochs dense + 2 of pruning.
 # sst2:  SST-2 on its whole train split, 1 epoch dense + 1 of pruning.
+# diagnosis: MRPC and STS-B at 80% and 50% with the small lane's schedule, pruned to each
+#        mask structure (unstructured, fine level only, blocks only, HP): docs/pruning.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lane=${1:?usage: $0 small|sst2}
+lane=${1:?usage: $0 small|sst2|diagnosis}
 PY=(nice -n 5 .venv/bin/python benchmarks/accuracy.py --threads 1 --lr 1e-4
     --candidates 4 --candidate-steps 40 --spread 0.3)
 small() {  # task max_length variants sparsities...
@@ -31,5 +33,9 @@ case $lane in
     sst2 "uniform searched" 0.8
     sst2 uniform 0.9 0.5 0.7
     sst2 searched 0.9 0.5 0.7 ;;
-  *) echo "unknown lane '$lane' (small or sst2)" >&2; exit 2 ;;
+  diagnosis)
+    for t in "MRPC 128" "STS-B 128"; do
+      small $t uniform 0.8 0.5 --structures unstructured fine blocks hp
+    done ;;
+  *) echo "unknown lane '$lane' (small, sst2 or diagnosis)" >&2; exit 2 ;;
 esac

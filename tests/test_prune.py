@@ -17,7 +17,13 @@ from algo.hp.model import encoder_linears, load_hp_model
 from algo.prune.distill import DistillConfig, distillation_loss, soft_cross_entropy
 from algo.prune.gradual import GradualPruner
 from algo.prune.lasso import GroupLasso, torch_block_norms
-from algo.prune.masks import linear_sizes, measured_sparsity, scheduled_shape
+from algo.prune.masks import (
+    MagnitudeMasks,
+    linear_sizes,
+    magnitude_mask,
+    measured_sparsity,
+    scheduled_shape,
+)
 from algo.prune.plan import (
     PrunePlan,
     allocate,
@@ -25,7 +31,7 @@ from algo.prune.plan import (
     target_blocks,
     uniform_plan,
 )
-from algo.prune.recipes import export, hp_shape_for, prune_lasso
+from algo.prune.recipes import export, hp_shape_for, prune_lasso, structure_shape
 from algo.prune.schedule import cubic_sparsity, update_steps
 from algo.train import TrainConfig, TrainHook, train
 from tests.test_train import TINY_SHAPE, one_thread, tiny_data, tiny_model  # noqa: F401
@@ -228,3 +234,48 @@ def test_plan_and_shape_errors_name_the_problem() -> None:
         PrunePlan(HPShape(16, 16, 4), {"w": (32, 32)}, {"w": 9})
     assert math.isclose(uniform_plan({"w": (32, 32)}, 0.25, HPShape(16, 16, 4)).overall_density,
                         0.25)
+
+
+@pytest.mark.parametrize(("structure", "sparsity", "shape"), [
+    ("hp", 0.8, HPShape(16, 16, 4)), ("blocks", 0.8, HPShape(16, 16, 16)),
+    ("fine", 0.5, HPShape(16, 16, 8)), ("fine", 0.8, HPShape(16, 64, 13)),
+    ("unstructured", 0.8, HPShape(16, 16, 4))])
+def test_each_diagnosis_structure_gets_its_shape(structure: str, sparsity: float,
+                                                  shape: HPShape) -> None:
+    assert structure_shape(structure, sparsity, 16, 16) == shape
+    sizes = MINILM_SIZES
+    density = shape.m / shape.bi if structure == "fine" else 1.0 - sparsity
+    plan = uniform_plan(sizes, density, shape)
+    if structure == "fine":  # every block kept: the fine level alone
+        assert all(plan.keep_ratio(n) == 1.0 for n in sizes)
+    assert plan.overall_sparsity == pytest.approx(sparsity, abs=0.005)
+
+
+def test_unknown_structure_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown structure 'bogus'; choose one of hp"):
+        structure_shape("bogus", 0.8, 16, 16)
+
+
+def test_unstructured_masks_keep_the_largest_weights_on_the_schedule() -> None:
+    model = tiny_model()
+    linears = encoder_linears(model)
+    plan = uniform_plan(linear_sizes(linears), 0.25, TINY_SHAPE)
+    masks = MagnitudeMasks(linears)
+    pruner = GradualPruner(linears, plan, end=0.6, n_updates=4, masks=masks)
+    train(model, tiny_data(n=80), TrainConfig(max_steps=20, batch_size=8, lr=1e-3),
+          hooks=[pruner], progress=False)
+    for name, lin in linears.items():
+        w = lin.weight.detach().abs()
+        kept = masks.masks[name]
+        assert int(kept.sum()) == round(plan.density(name) * w.numel())
+        assert w[kept].min() >= w[~kept].max()  # magnitude, no structure
+    assert measured_sparsity(linears) == pytest.approx(plan.overall_sparsity, abs=0.01)
+    with pytest.raises(ValueError, match="no block scores"):
+        masks.update(plan, 1.0, block_scores={})
+
+
+def test_magnitude_mask_keeps_the_largest_entries_anywhere() -> None:
+    w = torch.tensor([[0.1, -5.0, 0.2, 0.0], [3.0, 0.3, -4.0, 0.05]])
+    assert magnitude_mask(w, 0.375).tolist() == [[False, True, False, False],
+                                                 [True, False, True, False]]
+    assert int(magnitude_mask(w, 0.0).sum()) == 1  # at least one weight survives

@@ -47,12 +47,12 @@ def test_rows_accumulate_and_render_the_targets(bench) -> None:
     saved = json.loads(bench.RESULTS.read_text())["rows"]
     assert len(saved) == 6 and saved[0] == {"source": "other.py", "task": "MRPC"}
     doc = bench.DOC.read_text()
-    assert "| SST-2 | uniform | 80% | 80.0% | 16,16,4 | accuracy 88.6 | -1.4 |" in doc
-    assert "Dense SST-2 >= 89.0: 90.0 (met)" in doc
-    assert "dense on SST-2: -1.3 after 1 pruning epoch (met)" in doc  # the best variant
-    assert "dense on MRPC: -3.0 after 1 pruning epoch (NOT met)" in doc
-    assert "Searched >= uniform: 1 of 1 task/sparsity pairs, on 1 task(s) (NOT met" in doc
-    assert "Strictly better in 1 (SST-2), worse in 0 (none)" in doc
+    assert "| SST-2 | uniform | 80% | 80.0% | 16,16,4 |  | accuracy 88.6 | -1.4 |" in doc
+    assert "dense on SST-2: best -1.3 (searched, 1 epochs) (NOT met)" in doc  # best variant
+    assert "dense on MRPC: best -3.0 (uniform, 1 epochs) (NOT met)" in doc
+    assert "better than uniform at 80% on 3 tasks: 1 (SST-2) of 1 pairs" in doc
+    assert "float model: not measured" in doc
+    assert "Diagnosis" not in doc  # no other structure measured
     assert f"{machine_info(False)['cores']} cores, no GPU)" in doc
     assert bench.PLOT.is_file()
 
@@ -67,12 +67,39 @@ def test_a_longer_pruning_schedule_is_a_row_of_its_own(bench) -> None:
         ("dense", 1.0, 0.88), ("searched", 1.0, 0.84), ("searched", 8.0, 0.875),
         ("uniform", 1.0, 0.85), ("uniform", 8.0, 0.871)]
     doc = bench.DOC.read_text()
-    assert ("dense on MRPC: -3.0 after 1 pruning epoch, -0.5 after 8 pruning epochs "
-            "(met after 8)") in doc
+    assert "dense on MRPC: best -0.5 (searched, 8 epochs) (met)" in doc
     # Pairs compare the same schedule: 8 epochs searched wins, 1 epoch searched loses.
-    assert "Searched >= uniform: 1 of 2 task/sparsity pairs" in doc
-    assert "Strictly better in 1 (MRPC), worse in 1 (MRPC)" in doc
+    assert "at 80% on 3 tasks: 1 (MRPC) of 2 pairs" in doc
     assert bench.PLOT.is_file()
+
+
+def test_recipes_and_structures_are_rows_of_their_own_and_the_diagnosis_renders(bench) -> None:
+    recipe = {"prune_steps": 1000, "hidden_weight": 1.0}
+    rows = [_row("STS-B", "dense", 0.0, 0.85)]
+    for structure, value in (("hp", 0.45), ("unstructured", 0.80), ("fine", 0.70),
+                             ("blocks", 0.40)):
+        rows.append(_row("STS-B", "uniform", 0.8, value) | {"structure": structure})
+    rows.append(_row("STS-B", "uniform", 0.8, 0.845) | {"recipe": recipe, "steps": 1000})
+    for r in rows:
+        bench.save_row(r)
+    assert len(bench.load_rows()) == 6
+    doc = bench.DOC.read_text()
+    # The main table holds HP rows only; a recipe names what differs from the defaults.
+    assert "| 16,16,4 | steps 1000, hidden KD 1 | accuracy 84.5 | -0.5 |" in doc
+    assert "| unstructured |" not in doc.split("## Diagnosis")[0].split("| --- |")[1]
+    assert "| STS-B | 80% | 1 |  | -40.0 (80.0%) | -15.0 (80.0%) | -45.0 (80.0%) | " \
+           "-5.0 (80.0%) |" in doc
+    assert "dense on STS-B: best -0.5 (uniform, 1 epochs, steps 1000, hidden KD 1) (met)" in doc
+
+
+def test_a_reproduced_dense_model_keeps_the_rows_and_integer_gaps_are_checked(bench) -> None:
+    pruned = _row("MRPC", "uniform", 0.8, 0.85) | {"int_dev": {"f1": 0.842}}
+    for r in (_row("MRPC", "dense", 0.0, 0.88) | {"int_dev": {"f1": 0.879}}, pruned):
+        bench.save_row(r)
+    bench.save_row(_row("MRPC", "dense", 0.0, 0.88), replaces_task=True)  # same metrics
+    assert len(bench.load_rows()) == 2
+    doc = bench.DOC.read_text()
+    assert "float model: 1 rows measured, worst -0.8 (MRPC 80%) (NOT met)" in doc
 
 
 def test_a_new_dense_model_voids_the_rows_pruned_from_the_old_one(bench) -> None:

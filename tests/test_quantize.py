@@ -118,10 +118,13 @@ def test_cli_quantize_then_check(tiny: tuple, tmp_path: Path, glue_dir: Path,
                  "--json"]) == 0
     capsys.readouterr()
     assert main(["golden", "check", "--artifact", str(out), "--task", "SST-2", "--limit", "8",
-                 "--glue-dir", str(glue_dir), "--json"]) == 0
+                 "--glue-dir", str(glue_dir), "--attention-k", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 8 and result["calibration"]["n"] == 16
     assert {"cosine_mean", "cosine_min", "agreement"} <= set(result)
+    # The dev metric of both models, from the same labels: what the integer arithmetic costs.
+    assert set(result["int_metrics"]) == set(result["float_metrics"]) == {"accuracy"}
+    assert result["attention_k"] == 2
 
 
 def test_cli_check_refuses_calibration_split(capsys: pytest.CaptureFixture) -> None:

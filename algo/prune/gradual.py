@@ -28,10 +28,11 @@ class GradualPruner(TrainHook):
 
     def __init__(self, linears: Mapping[str, torch.nn.Linear], plan: PrunePlan,
                  start: float = DEFAULT_START, end: float = DEFAULT_END,
-                 n_updates: int = DEFAULT_UPDATES) -> None:
+                 n_updates: int = DEFAULT_UPDATES, masks: MaskSet | None = None) -> None:
+        """`masks`: the mask kind to schedule (HP masks on `linears` unless given)."""
         if not 0.0 <= start < end <= 1.0:
             raise ValueError(f"need 0 <= start < end <= 1, got start={start}, end={end}")
-        self.masks = MaskSet(linears)
+        self.masks = MaskSet(linears) if masks is None else masks
         self.plan = plan
         self.start, self.end, self.n_updates = start, end, n_updates
         self.steps: list[int] = []

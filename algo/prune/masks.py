@@ -77,6 +77,33 @@ class MaskSet:
         self.apply()
 
 
+class MagnitudeMasks(MaskSet):
+    """Unstructured masks: the largest-|w| weights of each layer, at the plan's per-layer
+    density (scheduled like the HP masks). A reference for what the HP structure costs;
+    the accelerator cannot run these."""
+
+    def update(self, plan: PrunePlan, fraction: float,
+               block_scores: Mapping[str, np.ndarray] | None = None) -> None:
+        if block_scores is not None:
+            raise ValueError("unstructured masks take no block scores")
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"schedule fraction must be in [0, 1], got {fraction}")
+        for name, lin in self.linears.items():
+            density = 1.0 - fraction * (1.0 - plan.density(name))
+            self.masks[name] = magnitude_mask(lin.weight, density)
+            self.shapes[name] = plan.shape
+        self.apply()
+
+
+def magnitude_mask(weight: torch.Tensor, density: float) -> torch.Tensor:
+    """Keeps the round(density * size) largest-magnitude entries (at least one)."""
+    w = weight.detach().abs().flatten()
+    keep = max(1, min(w.numel(), math.floor(density * w.numel() + 0.5)))
+    mask = torch.zeros_like(w, dtype=torch.bool)
+    mask[torch.topk(w, keep, sorted=False).indices] = True
+    return mask.view_as(weight)
+
+
 def measured_sparsity(linears: Mapping[str, torch.nn.Linear]) -> float:
     """The fraction of zero weights over all the given linears (by parameter count)."""
     zeros = sum(int((lin.weight == 0).sum()) for lin in linears.values())

@@ -19,6 +19,11 @@ import numpy as np
 
 from algo.hp import HPShape
 
+# The mask structures a plan can be pruned to (algo.prune.recipes.structure_shape): HP
+# itself, its two levels alone, and unstructured magnitude pruning, the bound no structure
+# can beat (the pruning diagnosis of docs/pruning.md).
+STRUCTURES = ("hp", "fine", "blocks", "unstructured")
+
 # Bisection steps for the water-filling scale; 200 halvings reach float precision.
 _BISECT_STEPS = 200
 

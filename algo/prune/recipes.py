@@ -20,8 +20,8 @@ from algo.hp.model import encoder_linears, export_hp_artifact
 from algo.prune.distill import DistillConfig, Distiller
 from algo.prune.gradual import DEFAULT_END, DEFAULT_UPDATES, FixedMasks, GradualPruner
 from algo.prune.lasso import DEFAULT_EPS, DEFAULT_LAMBDA, DEFAULT_MILESTONES, GroupLasso
-from algo.prune.masks import MaskSet, linear_sizes, measured_sparsity
-from algo.prune.plan import PrunePlan, uniform_plan
+from algo.prune.masks import MagnitudeMasks, MaskSet, linear_sizes, measured_sparsity
+from algo.prune.plan import STRUCTURES, PrunePlan, uniform_plan
 from algo.train import (
     Encoded,
     LossFn,
@@ -59,6 +59,33 @@ def hp_shape_for(sparsity: float, bo: int, bi: int, m: int | None = None) -> HPS
     return HPShape(bo, bi, m if m is not None else choose_m(1.0 - sparsity, bi))
 
 
+# Fine-level-only shapes pick the block width whose m/bi lands nearest the target density.
+FINE_WIDTHS = (16, 32, 64)
+
+
+def structure_shape(structure: str, sparsity: float, bo: int, bi: int) -> HPShape:
+    """The HP shape that a uniform plan of `structure` prunes to at `sparsity`:
+    hp: m from `choose_m`, blocks removed for the rest; fine: every block kept, m of bi per
+    row (bi from FINE_WIDTHS, nearest density); blocks: whole bo x bi blocks (m = bi);
+    unstructured: the hp shape, only its per-layer densities are used."""
+    if structure not in STRUCTURES:
+        raise ValueError(f"unknown structure {structure!r}; choose one of {', '.join(STRUCTURES)}")
+    if structure == "blocks":
+        return hp_shape_for(sparsity, bo, bi, m=bi)
+    if structure == "fine":
+        density = 1.0 - sparsity
+        width = min(FINE_WIDTHS, key=lambda w: abs(max(1, round(density * w)) / w - density))
+        return hp_shape_for(sparsity, bo, width, m=max(1, round(density * width)))
+    return hp_shape_for(sparsity, bo, bi)
+
+
+def structure_plan(model: torch.nn.Module, structure: str, sparsity: float,
+                   shape: HPShape) -> PrunePlan:
+    """The uniform plan of `structure`: fine keeps every block (its density is m/bi)."""
+    density = shape.m / shape.bi if structure == "fine" else 1.0 - sparsity
+    return uniform_plan(linear_sizes(encoder_linears(model)), density, shape)
+
+
 def make_uniform_plan(model: torch.nn.Module, sparsity: float, shape: HPShape) -> PrunePlan:
     return uniform_plan(linear_sizes(encoder_linears(model)), 1.0 - sparsity, shape)
 
@@ -80,9 +107,13 @@ def prune_gradual(model: torch.nn.Module, data: Encoded, plan: PrunePlan, cfg: T
                   distill: DistillConfig | None = None,
                   end: float = DEFAULT_END, n_updates: int = DEFAULT_UPDATES,
                   checkpoint_dir: str | Path | None = None,
-                  progress: bool = True) -> tuple[MaskSet, TrainResult]:
-    """Fine-tune while pruning to `plan` on the cubic schedule; returns the final masks."""
-    pruner = GradualPruner(encoder_linears(model), plan, end=end, n_updates=n_updates)
+                  progress: bool = True, unstructured: bool = False
+                  ) -> tuple[MaskSet, TrainResult]:
+    """Fine-tune while pruning to `plan` on the cubic schedule; returns the final masks.
+    `unstructured`: magnitude masks at the plan's per-layer densities instead of HP."""
+    linears = encoder_linears(model)
+    pruner = GradualPruner(linears, plan, end=end, n_updates=n_updates,
+                           masks=MagnitudeMasks(linears) if unstructured else None)
     loss_fn = distiller_for(teacher, distill)
     result = train(model, data, cfg, hooks=[pruner], loss_fn=loss_fn,
                    output_hidden_states=_needs_hidden(loss_fn),

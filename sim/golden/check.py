@@ -133,8 +133,11 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def compare(model: torch.nn.Module, qmodel: QuantizedModel, tok: Tokenized,
-            progress: bool = False, attention: AttentionFn = dense_attention) -> dict:
-    """Run both models on the tokenized sentences and report the fidelity figures."""
+            progress: bool = False, attention: AttentionFn = dense_attention,
+            task: str | None = None, labels: np.ndarray | None = None) -> dict:
+    """Run both models on the tokenized sentences and report the fidelity figures; with a
+    task and its labels also both models' task metrics (`float_metrics`, `int_metrics`):
+    what the integer arithmetic costs in accuracy, not only in cosine."""
     t0 = time.perf_counter()
     ref_hidden, ref_logits = float_outputs(model, tok, progress)
     t1 = time.perf_counter()
@@ -149,9 +152,15 @@ def compare(model: torch.nn.Module, qmodel: QuantizedModel, tok: Tokenized,
         "cosine_mean": float(cos.mean()),
         "cosine_min": float(cos.min()),
     }
-    if getattr(model, "classifier", None) is not None and model.config.num_labels > 1:
+    if getattr(model, "classifier", None) is not None:
         logits = host_head(model, hidden, tok.lengths)
-        result["agreement"] = float((logits.argmax(1) == ref_logits.argmax(1)).mean())
+        if model.config.num_labels > 1:
+            result["agreement"] = float((logits.argmax(1) == ref_logits.argmax(1)).mean())
+        if task is not None and labels is not None:
+            from algo.glue import compute_metrics
+
+            result["float_metrics"] = compute_metrics(task, ref_logits, labels)
+            result["int_metrics"] = compute_metrics(task, logits, labels)
     result["seconds_float"] = round(t1 - t0, 2)
     result["seconds_golden"] = round(t2 - t1, 2)
     return result

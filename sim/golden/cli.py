@@ -29,6 +29,9 @@ def register(cli: Cli) -> None:
     p.add_argument("--task", default=DEFAULT_TASK, help=f"GLUE task (default {DEFAULT_TASK})")
     p.add_argument("--split", default="dev", help="evaluation split (default dev)")
     p.add_argument("--limit", type=positive_int, help="only the first N sentences (N >= 1)")
+    p.add_argument("--attention-k", type=positive_int,
+                   help="top-k attention with K keys per query, as the accelerator runs it "
+                        "(default: dense attention)")
     _calib_args(p)
 
 
@@ -126,7 +129,14 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
     texts_a, texts_b = data.texts_a[:n], data.texts_b[:n] if data.texts_b is not None else None
     tok = tokenize(src.tokenizer, texts_a, texts_b, args.max_length)
     truncated = count_truncated(src.tokenizer, texts_a, texts_b, args.max_length)
-    result = compare(src.model, qm, tok, progress=show_progress(args))
+    attention = {}
+    if args.attention_k is not None:
+        from hw.hls.golden_ref import topk_attention
+
+        attention = {"attention": topk_attention(args.attention_k)}
+    result = compare(src.model, qm, tok, progress=show_progress(args), task=data.task,
+                     labels=data.labels[:n], **attention)
     return {"task": data.task, "split": args.split, "max_length": args.max_length,
+            "attention_k": args.attention_k,
             "truncated": truncated, **result,
             "source": src.origin, "calibration": info}
