@@ -203,3 +203,27 @@ def test_check_fits_names_the_resource() -> None:
         check_fits(cfg, board, groups=1)
     with pytest.raises(ConfigError, match="pe_groups"):
         build_design(cfg, load_board("u200"), uniform_weights(cfg, 0.2), groups=10_000)
+
+
+def test_latency_is_the_rtl_layer_model_where_the_rtl_can_run_it() -> None:
+    from hw.perf.layer import layer_report, weight_plan
+    from hw.perf.model import ANALYTICAL_LATENCY_MODEL, RTL_LATENCY_MODEL
+
+    cfg = DesignConfig.from_yaml()
+    weights = uniform_weights(cfg, 0.2)
+    design = build_design(cfg, load_board("u200"), weights)
+    est = estimate(design, [24])
+    row = est["per_length"][0]
+    rtl = layer_report(weight_plan(cfg, weights, design.groups), 24, cfg.attn_k)
+    assert est["latency_model"] == RTL_LATENCY_MODEL
+    assert row["cycles"] == rtl["cycles"] and row["macs"] == rtl["macs"]
+    assert row["latency_ms"] == pytest.approx(rtl["cycles"] / design.clock_hz * 1e3)
+    assert set(row["per_op"]) >= {"qkv", "attention", "ffn_in", "ffn_out", "ln1"}
+    assert 0 < row["per_op"]["ffn_in"]["utilization"] <= 1
+    # bo != bi: the layer top cannot be built, the estimate says so and uses the
+    # analytical operator costs
+    odd = cfg.replace(bi=32, m=8)
+    est = estimate(build_design(odd, load_board("u200"), uniform_weights(odd, 0.2)), [24])
+    assert est["latency_model"].startswith(ANALYTICAL_LATENCY_MODEL)
+    assert "bo == bi" in est["latency_model"]
+    assert est["per_length"][0]["cycles"] == est["per_length"][0]["analytical_cycles"]

@@ -189,3 +189,22 @@ def test_minilm_hp80_layer_bit_exact_at_real_lengths() -> None:
     cases = [make_case(f"{origin}:L{len(x)}", src.quantized, x, cfg.attn_k, 1) for x in seqs]
     rows = simulate_layer(image, cases, simulator("verilator"), StimulusOptions(False, False))
     assert all(r["bit_exact"] for r in rows), [(r["name"], r["mismatches"]) for r in rows]
+
+
+@pytest.mark.parametrize("build", sorted(BUILDS))
+def test_the_estimate_deals_the_weights_as_the_image_does(build: str) -> None:
+    """hw.perf's plan for HP weights (what `sbf hw estimate` times) is the plan the
+    layer image loads, empty block-rows included, so the modeled cycles are the RTL's."""
+    from algo.hp.model import LAYER_LINEARS
+    from hw.perf.layer import layer_op_cycles, weight_plan
+
+    heads, groups = BUILDS[build]
+    params, image, _ = _setup(build, (1,))
+    attrs = ("query", "key", "value", "attn_out", "ffn_in", "ffn_out")
+    weights = {f"layer.{i}.{name}": getattr(layer, attr).hp
+               for i, layer in enumerate(_model(heads).layers)
+               for name, attr in zip(LAYER_LINEARS, attrs, strict=True)}
+    planned = weight_plan(small_config(heads), weights, groups)
+    assert planned.plan == image.plan and planned.nnz == image.nnz
+    for length in (1, 5, 24):
+        assert layer_op_cycles(planned, length, K) == layer_op_cycles(image, length, K)

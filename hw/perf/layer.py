@@ -18,10 +18,20 @@ sizes there and in tests/test_rtl_layer.py) stand for:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
+
+from algo.hp import HPMatrix
 from hw.config import DesignConfig, ModelDims
+from hw.perf.ops import ATTN_OUT_W, FFN1_W, FFN2_W, K_W, Q_W, V_W
 from sim.rtl.cycles import attention_cycles, spmm_cycles, tile_sizes
-from sim.rtl.layer_case import OPS, PERF_KINDS, LayerImage, LayerParams
+from sim.rtl.layer_case import OPS, PERF_KINDS, LayerImage, LayerParams, op_plan
 from sim.rtl.vector_case import gelu_cycles, layernorm_cycles
+
+# The encoder linears behind each operator of the layer top, in its block-row order.
+OP_LINEARS = {"qkv": (Q_W, K_W, V_W), "attn_out": (ATTN_OUT_W,), "ffn_in": (FFN1_W,),
+              "ffn_out": (FFN2_W,)}
 
 # Cycles of glue per operator kind (per head for attention), from the Verilator fit of
 # benchmarks/rtl_layer.py (results in benchmarks/results/rtl_layer.json).
@@ -73,3 +83,58 @@ def layer_op_cycles(image: LayerImage, length: int, k: int) -> dict[str, int]:
         for ln in ("ln1", "ln2"):
             out[ln] += layernorm_cycles(length, p.hidden, p.w) + c[ln]
     return out
+
+
+def weight_plan(cfg: DesignConfig, weights: Mapping[str, HPMatrix], groups: int) -> LayerImage:
+    """What the layer top would run for these HP weights on `groups` PE groups, dealt as
+    `build_image` deals them; only the plan (no packed bytes), which is all the cycle
+    model reads. Weights need only their block structure (`hw.perf.ops.uniform_weights`
+    will do)."""
+    p = LayerParams.from_config(cfg, groups)
+    plan: list[dict[str, list[tuple[list[int], int, int]]]] = []
+    nnz: list[dict[str, int]] = []
+    for layer in range(cfg.model.layers):
+        plan.append({})
+        nnz.append({})
+        for op, names in OP_LINEARS.items():
+            hps = [weights[f"layer.{layer}.{n}"] for n in names]
+            blocks = [int(b) for hp in hps for b in np.diff(hp.block_ptr)]
+            nnz[layer][op] = sum(hp.nnzb for hp in hps) * p.w * p.m
+            plan[layer][op] = op_plan(blocks, groups)[1]
+    return LayerImage(p, cfg.model.layers, [], b"", b"", b"", nnz, plan)
+
+
+def op_macs(image: LayerImage, length: int, k: int) -> dict[str, int]:
+    """Useful MACs of each operator kind over the image's layers: stored weights times
+    tokens for the linears; for attention the exact part (k keys by head_dim, scores and
+    values, every query and head)."""
+    out = dict.fromkeys(PERF_KINDS, 0)
+    for per_layer in image.nnz:
+        for op, n in per_layer.items():
+            out[op] += n * length
+    out["attention"] = image.layers * 2 * length * min(k, length) * image.params.hidden
+    return out
+
+
+def op_lanes(p: LayerParams) -> dict[str, int]:
+    """MAC lanes of the engines that run each operator kind (0: no MACs)."""
+    lanes = dict.fromkeys(PERF_KINDS, 0)
+    for op in OPS:
+        lanes[op] = p.groups * p.w * p.m
+    lanes["attention"] = p.engines * p.head_dim
+    return lanes
+
+
+def layer_report(image: LayerImage, length: int, k: int) -> dict[str, object]:
+    """Cycles, useful MACs and lane utilisation per operator kind for one sequence."""
+    cycles = layer_op_cycles(image, length, k)
+    macs = op_macs(image, length, k)
+    lanes = op_lanes(image.params)
+    per_op = {op: {"cycles": cycles[op], "macs": macs[op], "lanes": lanes[op],
+                   "utilization": (macs[op] / (cycles[op] * lanes[op])
+                                   if lanes[op] and cycles[op] else None)}
+              for op in PERF_KINDS}
+    total = sum(cycles.values())
+    all_lanes = op_lanes(image.params)["qkv"] + lanes["attention"]
+    return {"cycles": total, "macs": sum(macs.values()), "per_op": per_op,
+            "utilization": sum(macs.values()) / (total * all_lanes)}

@@ -29,12 +29,18 @@ from hw.perf.engines import (
     group_resources,
     resource_sources,
 )
+from hw.perf.layer import layer_report
 from hw.perf.ops import CostModel, OffChip
 
 # Share of each kernel resource a design may fill before placement and timing fail.
 UTIL_TARGET = {"dsp": 0.9, "lut": 0.7, "bram": 0.9, "uram": 0.9}
 DEFAULT_IN_FLIGHT = 8  # sequences with an activation buffer on chip
 MODEL_NAME = "hw.perf model (RTL engine resources and clock fitted to Yosys synthesis)"
+RTL_LATENCY_MODEL = ("hw.perf.layer: the RTL layer top's cycles per operator (the engines' "
+                     "exact formulas plus glue fitted to Verilator, benchmarks/rtl_layer.py; "
+                     "operators one after another, as the RTL runs them)")
+ANALYTICAL_LATENCY_MODEL = ("hw.perf.ops CostModel: analytical operator costs (the "
+                            "scheduler's model)")
 RESOURCE_KEYS = ("dsp", "lut", "bram", "uram")
 BYTES_PER_GB = 1e9
 MS_PER_S = 1e3
@@ -265,6 +271,20 @@ class Design:
     in_flight: int
     cost: CostModel
 
+    @functools.cached_property
+    def rtl(self) -> tuple[Any, str | None]:
+        """(the layer top's plan for these weights, None) when the RTL machine can run
+        this design, else (None, why not): latency then falls back to `cost`."""
+        from hw.perf.layer import weight_plan
+
+        if not self.placement.weights_on_chip:
+            return None, ("the weights do not fit on chip and the RTL layer top has no "
+                          "weight streaming")
+        try:
+            return weight_plan(self.cfg, self.weights, self.groups), None
+        except ValueError as e:
+            return None, f"the RTL layer top cannot be built for this config ({e})"
+
     @property
     def clock(self) -> dict[str, Any]:
         return design_clock(self.cfg)
@@ -320,16 +340,23 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     peak_board = board.kernel_dsp * MACS_PER_DSP_INT8 * design.clock_hz
     lanes = design.groups * cfg.bo * cfg.m + cfg.attn_heads_parallel * cfg.model.head_dim
     peak_design = lanes * design.clock_hz
+    image, no_rtl = design.rtl
     per_length = []
     for length in lengths:
-        cycles = design.cost.sequence_cycles(length, design.groups)
+        analytical = design.cost.sequence_cycles(length, design.groups)
+        extra: dict[str, Any] = {"analytical_cycles": analytical}
+        if image is not None:
+            rtl = layer_report(image, length, cfg.attn_k)
+            cycles, macs = rtl["cycles"], rtl["macs"]
+            extra.update(per_op=rtl["per_op"], lane_utilization=rtl["utilization"])
+        else:
+            cycles, macs = analytical, design.cost.sequence_macs(length)
         seconds = cycles / design.clock_hz
-        macs = design.cost.sequence_macs(length)
         io = 2 * length * cfg.model.hidden  # int8 activations in and out
         ddr = io + (0 if placement.weights_on_chip else placement.weight_bytes)
         rate = macs / seconds
         per_length.append({
-            "length": length, "cycles": cycles, "latency_ms": seconds * MS_PER_S,
+            "length": length, "cycles": cycles, **extra, "latency_ms": seconds * MS_PER_S,
             "throughput_seq_s": 1.0 / seconds, "macs": macs, "ddr_bytes": ddr,
             "effective_gmac_s": rate / 1e9,
             "roofline_fraction_of_board_peak": rate / peak_board,
@@ -339,6 +366,8 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     ridge = peak_board / (board.memory_bandwidth_gbs * BYTES_PER_GB)
     return {
         "board": board.name, "model": MODEL_NAME, "figures": "modeled",
+        "latency_model": RTL_LATENCY_MODEL if image is not None else
+        f"{ANALYTICAL_LATENCY_MODEL}; not the RTL's, because {no_rtl}",
         "pe_groups": design.groups, "attention_engines": cfg.attn_heads_parallel,
         "clock_mhz": clock["mhz"], "clock": clock,
         "resource_model": resource_sources(cfg),

@@ -177,6 +177,15 @@ def deal_rows(work: Sequence[int], groups: int) -> list[tuple[list[int], int, in
             for g in range(groups)]
 
 
+def op_plan(blocks: Sequence[int], groups: int
+            ) -> tuple[list[tuple[list[int], int, int]], list[tuple[list[int], int, int]]]:
+    """An operator's block-rows (kept blocks of each) dealt over the groups: the rows of
+    each group as `deal_rows` gives them, and the same with each row's kept blocks (the
+    plan that hp_spmm's cycles follow). An empty row still costs a (null) block."""
+    dealt = deal_rows([max(b, 1) for b in blocks], groups)
+    return dealt, [([blocks[j] for j in rows], ph, nph) for rows, ph, nph in dealt]
+
+
 def _rows_of(hp: HPMatrix, rows: Sequence[int]) -> HPMatrix:
     """The block-rows `rows` of `hp`, in that order, as a matrix of their own."""
     counts = np.diff(hp.block_ptr)
@@ -195,10 +204,6 @@ class _OpRows:
     linears: list[QLinear]
     sources: list[tuple[int, int]]  # (linear, block-row of it)
     dests: list[int]
-
-    def work(self) -> list[int]:
-        return [max(int(np.diff(self.linears[i].hp.block_ptr)[r]), 1)
-                for i, r in self.sources]
 
 
 def _op_rows(p: LayerParams, layer: QEncoderLayer, op: str) -> _OpRows:
@@ -268,9 +273,8 @@ def build_image(model: QuantizedModel, p: LayerParams, layers: int | None = None
         for op in OPS:
             ops = _op_rows(p, layer, op)
             nnz[li][op] = sum(lin.hp.nnz for lin in ops.linears)
-            dealt = deal_rows(ops.work(), p.groups)
             blocks = [int(np.diff(ops.linears[i].hp.block_ptr)[r]) for i, r in ops.sources]
-            plan[li][op] = [([blocks[j] for j in rows], ph, nph) for rows, ph, nph in dealt]
+            dealt, plan[li][op] = op_plan(blocks, p.groups)
             for g, (rows, phase, nphase) in enumerate(dealt):
                 img = groups[g]
                 img.desc += (img.rows.to_bytes(4, "little") + img.blocks.to_bytes(4, "little")
