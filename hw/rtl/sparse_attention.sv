@@ -17,7 +17,8 @@
 // Every stage holds at most one carry chain, one multiply or one table read (docs/rtl.md,
 // "Logic depth"); the only loop is the insertion network (one compare + a 3:1 select).
 // m_axis_out_tuser carries the selected key indices (slot 0 first, unused slots 0).
-// The table is read from LUT_FILE (hex, written from ESTIMATE_LUT by the runner).
+// The table is read from LUT_FILE (hex, written from ESTIMATE_LUT by the runner), one
+// copy per lane (attn_est_rom).
 //
 // Widths of the exp datapath (AttentionParams.check_case rejects constants outside them):
 // q_ln2 and q_b below 2^16 with q_ln2 <= q_b, q_c >= 0 and q_b^2 + q_c < 2^31, as
@@ -95,7 +96,6 @@ module sparse_attention #(
     output logic                   m_axis_out_tlast
 );
   localparam int NIB_W = 4;  // 4-bit codes
-  localparam int LUT_SIZE = 1 << (2 * NIB_W);
   localparam int RQ_LAT = requant_pkg::LATENCY;
   localparam int TREE_LAT = attn_pkg::tree_latency(D);  // every tree over the D lanes
   localparam int TH_W = $clog2(2 * Q4_MAX * 128 + 1);   // 2 Q4_MAX |x| and (2j-1) m
@@ -131,9 +131,6 @@ module sparse_attention #(
   localparam logic [1:0] T_IDLE = 2'd0, T_LOAD = 2'd1, T_RUN = 2'd2;
   localparam logic [2:0] X_IDLE = 3'd0, X_DOT = 3'd1, X_EXP = 3'd2, X_DIV = 3'd3,
                          X_PV = 3'd4, X_OUT = 3'd5, X_SEND = 3'd6;
-
-  logic signed [7:0] lut[LUT_SIZE];
-  initial $readmemh(LUT_FILE, lut);
 
   logic [D*8-1:0] kmem[MAX_LEN];
   logic [D*8-1:0] vmem[MAX_LEN];
@@ -227,6 +224,12 @@ module sparse_attention #(
   attn_q4_row #(.D(D), .Q4_MAX(Q4_MAX), .TH_W(TH_W)) u_q4k (
       .clk(clk), .en(est_en), .sign(e_ksign), .ax(e_kax), .thr(kthr), .zero(kzero),
       .code(e_kcode));
+  for (genvar i = 0; i < D; i++) begin : g_est_rom
+    attn_est_rom #(.AW(2 * NIB_W), .LUT_FILE(LUT_FILE)) u_rom (
+        .clk(clk), .en(est_en),
+        .addr({eqc[E_CODE][NIB_W*i +: NIB_W], e_kcode[NIB_W*i +: NIB_W]}),
+        .data(e_lut[8*i +: 8]));
+  end
   reduce_tree #(.N(D), .IW(8), .OW(EST_W)) u_est (
       .clk(clk), .en(est_en), .in(e_lut), .out(e_est));
 
@@ -270,6 +273,8 @@ module sparse_attention #(
 
   // ---------------------------------------------------------------- exact unit
   logic [2:0]         xs;
+  logic               x_idle, x_send;  // xs == X_IDLE, xs == X_SEND in their own registers,
+                                       // so x_take and tvalid are one LUT from flip-flops
   logic [K_W-1:0]     iss, wc;  // slots issued / completed in the current phase
   logic [6:0]         cnt;
   logic               wlast, clast;  // wc == kk - 1, cnt at the phase's end: look-ahead flags
@@ -336,9 +341,9 @@ module sparse_attention #(
         .shift(out_shift), .narrow(1'b0), .y(out_y[8*i +: 8]));
   end
 
-  assign x_take = res_full && (xs == X_IDLE || (xs == X_SEND && m_axis_out_tready));
+  assign x_take = res_full && (x_idle || (x_send && m_axis_out_tready));
   assign m_axis_out_tdata = out_y;
-  assign m_axis_out_tvalid = xs == X_SEND;
+  assign m_axis_out_tvalid = x_send;
   assign m_axis_out_tlast = qout == len_m1;
   always_comb begin
     for (int i = 0; i < MAX_K; i++) begin
@@ -381,9 +386,6 @@ module sparse_attention #(
       e_krow <= kmem[ej[0]];
       e_kax <= abs_row(e_krow);
       e_ksign <= sign_row(e_krow);
-      for (int i = 0; i < D; i++) begin
-        e_lut[8*i +: 8] <= lut[{eqc[E_CODE][NIB_W*i +: NIB_W], e_kcode[NIB_W*i +: NIB_W]}];
-      end
       if (ins_v) begin
         for (int i = 0; i < MAX_K; i++) begin
           slot_est[i] <= nx_est[i];
@@ -437,6 +439,8 @@ module sparse_attention #(
     if (!rst_n) begin
       tstate <= T_IDLE;
       xs <= X_IDLE;
+      x_idle <= 1'b1;
+      x_send <= 1'b0;
       busy <= 1'b0;
       done <= 1'b0;
       km_v <= '0;
@@ -557,6 +561,8 @@ module sparse_attention #(
         wc <= '0;
         wlast <= kk_m1 == '0;
         xs <= X_DOT;
+        x_idle <= 1'b0;
+        x_send <= 1'b0;
       end
       case (xs)
         X_DOT: begin
@@ -650,11 +656,18 @@ module sparse_attention #(
         X_OUT: begin
           cnt <= cnt + 1'b1;
           clast <= cnt == 7'(RQ_LAT - 2);
-          if (clast) xs <= X_SEND;
+          if (clast) begin
+            xs <= X_SEND;
+            x_send <= 1'b1;
+          end
         end
         X_SEND: if (m_axis_out_tready) begin
           qout <= qout + 1'b1;
-          if (!x_take) xs <= X_IDLE;
+          x_send <= 1'b0;
+          if (!x_take) begin
+            xs <= X_IDLE;
+            x_idle <= 1'b1;
+          end
           if (qout == len_m1) begin
             tstate <= T_IDLE;
             busy <= 1'b0;
@@ -756,6 +769,25 @@ module attn_q4_row #(
       sign3 <= sign2;
       for (int i = 0; i < D; i++) code[4*i +: 4] <= sign3[i] ? 4'(-mag[i]) : mag[i];
     end
+  end
+endmodule
+
+// One lane's read of the 4x4-bit product table, registered. A copy per lane, each with a
+// single read port: one table with D read ports made Yosys 0.70's memory_libmap crash
+// (D >= 16), and a single-port ROM maps to LUTs or a block RAM like any other.
+module attn_est_rom #(
+    parameter int AW = 8,
+    parameter LUT_FILE = "estimate_lut.hex"
+) (
+    input  logic          clk,
+    input  logic          en,
+    input  logic [AW-1:0] addr,
+    output logic [7:0]    data
+);
+  logic [7:0] rom[1 << AW];
+  initial $readmemh(LUT_FILE, rom);
+  always_ff @(posedge clk) begin
+    if (en) data <= rom[addr];
   end
 endmodule
 /* verilator lint_on DECLFILENAME */
