@@ -59,16 +59,19 @@ def spmm_memories(p: dict[str, int]) -> list[tuple[int, int]]:
 
 
 def attention_memories(p: dict[str, int]) -> list[tuple[int, int]]:
-    """(depth, width) of sparse_attention's K and V memories."""
-    return [(p["MAX_LEN"], p["D"] * 8)] * 2
+    """(depth, width) of sparse_attention's K and V memories as synthesised: K twice (its
+    two registered read ports, the estimator's and the exact unit's, each get a copy)."""
+    return [(p["MAX_LEN"], p["D"] * 8)] * 3
 
 
 def _spmm_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
+    """Per PE (BO): its requantization lane (7 stages) and control; per MAC lane (BO*M):
+    the Bi:1 activation select and the pipelined product and sum; per accumulator (BO*T)."""
     bo, bi, m, t = p["BO"], p["BI"], p["M"], p["T"]
     mem = sum(memory_bram36(d, w) for d, w in spmm_memories(p))
     return {
-        "lut": {"1": 1.0, "BO*M*BI": bo * m * bi, "BO*M": bo * m, "BO*T": bo * t},
-        "ff": {"1": 1.0, "BO*T": bo * t, "BO*M": bo * m, "BI": bi},
+        "lut": {"1": 1.0, "BO": bo, "BO*M*BI": bo * m * bi, "BO*T": bo * t},
+        "ff": {"1": 1.0, "BO": bo, "BO*M": bo * m, "BO*T": bo * t},
         "dsp": {"BO*M": bo * m, "BO": bo},
         "bram": {"memories": mem},
         "uram": {},
@@ -76,15 +79,16 @@ def _spmm_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
 
 
 def _attention_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
-    """K and V are read asynchronously (one key a cycle, any row), so Yosys maps them to
-    LUT-RAM, not block RAM: their bits are a LUT feature and BRAM has none."""
+    """K and V are read through registers: deep ones are block RAM, shallow ones LUT-RAM
+    (their bits a LUT feature)."""
     d, k = p["D"], p["MAX_K"]
-    kv_bits = sum(dd * w for dd, w in attention_memories(p))
+    mems = attention_memories(p)
+    lutram_bits = sum(dd * w for dd, w in mems if memory_bram36(dd, w) == 0)
     return {
-        "lut": {"1": 1.0, "D": d, "MAX_K": k, "kv_bits": kv_bits},
+        "lut": {"1": 1.0, "D": d, "MAX_K": k, "lutram_bits": lutram_bits},
         "ff": {"1": 1.0, "D": d, "MAX_K": k},
         "dsp": {"1": 1.0, "D": d},
-        "bram": {},
+        "bram": {"memories": sum(memory_bram36(dd, w) for dd, w in mems)},
         "uram": {},
     }
 
@@ -96,22 +100,30 @@ FEATURES: dict[str, Callable[[dict[str, int]], dict[str, dict[str, float]]]] = {
 
 # Points synthesised for the fit: design-config overrides (spmm, sized by
 # SpmmParams.from_config) or AttentionParams fields. `held_out` points are not fitted.
+# Chosen so that every feature varies on its own (spmm: T/M is not always 2; attention:
+# D, MAX_K and MAX_LEN each move alone, MAX_LEN on both sides of the LUT-RAM/block RAM
+# boundary); the default design's engines are fitted points, since the estimate must
+# agree with synthesis there.
 CALIBRATION_POINTS: dict[str, list[dict[str, Any]]] = {
     "spmm": [
         {"bo": 16, "bi": 16, "m": 4, "tile_tokens": 8},  # the default design
         {"bo": 4, "bi": 16, "m": 4, "tile_tokens": 8},
         {"bo": 8, "bi": 16, "m": 4, "tile_tokens": 8},
+        {"bo": 8, "bi": 8, "m": 2, "tile_tokens": 4},
+        {"bo": 8, "bi": 8, "m": 2, "tile_tokens": 8},
         {"bo": 16, "bi": 16, "m": 2, "tile_tokens": 8},
         {"bo": 16, "bi": 16, "m": 4, "tile_tokens": 4},
-        {"bo": 8, "bi": 8, "m": 2, "tile_tokens": 4},
         {"bo": 8, "bi": 16, "m": 2, "tile_tokens": 8, "held_out": True},
     ],
     "attention": [
-        {"d": 16, "max_len": 64, "max_k": 8, "held_out": True},
-        {"d": 8, "max_len": 64, "max_k": 16},
-        {"d": 16, "max_len": 128, "max_k": 4},
-        {"d": 8, "max_len": 32, "max_k": 8},
-        {"d": 32, "max_len": 128, "max_k": 16},  # the default design (last: the slowest)
+        {"d": 32, "max_len": 128, "max_k": 16},  # the default design
+        {"d": 8, "max_len": 16, "max_k": 4},
+        {"d": 16, "max_len": 32, "max_k": 4},
+        {"d": 8, "max_len": 64, "max_k": 8},
+        {"d": 8, "max_len": 32, "max_k": 16},
+        {"d": 8, "max_len": 128, "max_k": 8},
+        {"d": 16, "max_len": 64, "max_k": 16},
+        {"d": 16, "max_len": 128, "max_k": 8, "held_out": True},
     ],
 }
 
