@@ -46,7 +46,8 @@ def run(task: str, split: str, board_name: str, batch: int, stages: int,
     cfg = DesignConfig.from_yaml().replace(board=board_name, model=BERT_BASE,
                                            attn_heads_parallel=BERT_BASE.heads)
     board = load_board(board_name)
-    design = build_design(cfg, board, uniform_weights(cfg, 1.0 - SPARSITY))
+    design = build_design(cfg, board, uniform_weights(cfg, 1.0 - SPARSITY),
+                          machine="analytical")  # the scheduler models stage overlap
     lengths = token_lengths(task, split, load_tokenizer(), glue_dir)
     clipped = np.minimum(lengths, cfg.max_length)
     start = time.perf_counter()

@@ -94,6 +94,7 @@ class Board:
     pcie: Pcie | None
     power_w: float
     cost: int  # relative rank, 1 = cheapest
+    static_power_w: float = 0.0  # the card idle with a kernel loaded; 0 = unknown
     assumed: tuple[str, ...] = ()  # keys whose figures are assumptions, not sourced
     # Kernel share per SLR; empty: the kernel_* totals split evenly (see slr_shares).
     slr_kernel: tuple[SlrShare, ...] = ()

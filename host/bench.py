@@ -264,8 +264,11 @@ def modeled_rows(model_name: str, trace: str, lat: np.ndarray,
     design = build_design(cfg, load_board(BOARD), uniform_weights(cfg, HP_DENSITY))
     per = {p["length"]: p for p in estimate(design, sorted({int(v) for v in lat}))["per_length"]}
     ms = [per[int(v)]["latency_ms"] for v in lat]
-    source = (f"{MODEL_NAME}: {design.groups} PE groups at {cfg.clock_mhz:g} MHz, "
-              f"HP density {HP_DENSITY}, one sequence at a time")
+    est = estimate(design, [])
+    source = (f"{MODEL_NAME}; {est['machine']}: {design.groups} PE groups x "
+              f"{cfg.attn_heads_parallel} attention engines at {design.clock['mhz']:g} MHz "
+              f"({design.clock['bound'].split(':')[0]}), HP density {HP_DENSITY}, one "
+              f"sequence at a time; latency: {est['latency_model']}")
     rows = [{"model": model_name, "trace": trace, "device": BOARD, "system": "sbf-hp-int8",
              "padding": "real-lengths", "n": int(len(lat)), "batch_size": 1,
              "latency_ms_mean": statistics.fmean(ms),
@@ -273,7 +276,9 @@ def modeled_rows(model_name: str, trace: str, lat: np.ndarray,
              "latency_ms_p90": float(np.percentile(ms, P90)),
              "throughput_seq_s": MS_PER_S / statistics.fmean(ms),
              "kind": MODELED, "source": source}]
-    sched_row, note = _scheduled_row(model_name, trace, thr, design)
+    analytical = build_design(cfg, load_board(BOARD), uniform_weights(cfg, HP_DENSITY),
+                              machine="analytical")
+    sched_row, note = _scheduled_row(model_name, trace, thr, analytical)
     rows += [sched_row] if sched_row else []
     notes += [note] if note else []
     return rows, notes
@@ -290,7 +295,9 @@ def _scheduled_row(model_name: str, trace: str, thr: np.ndarray,
              "padding": "real-lengths (length-aware schedule)", "n": int(len(thr)),
              "batch_size": None, "throughput_seq_s": float(res["throughput_seq_s"]),
              "latency_ms_mean": float(res["mean_latency_ms"]), "kind": MODELED,
-             "source": "hw.sched length-aware scheduler over hw.perf costs"}, None)
+             "source": "hw.sched length-aware scheduler over hw.perf.ops costs: the "
+                       "analytical machine with stage overlap, which the RTL layer top "
+                       "does not have"}, None)
 
 
 def speedups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

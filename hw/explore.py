@@ -72,9 +72,10 @@ def evaluate(base: DesignConfig, board: Any, lengths: np.ndarray, p: Point,
         if cfg.m != with_density(cfg, p.density).m:
             return None  # this m cannot reach the variant's density
         weights = uniform_weights(cfg, p.density)
+        # the scheduler's stage overlap is the analytical machine's, not the RTL's
         fit = max_groups(cfg, board, place(cfg, board, weights))
         groups = max(p.stages, int(fit * p.group_share))
-        design = build_design(cfg, board, weights, groups)
+        design = build_design(cfg, board, weights, groups, machine="analytical")
     except (ConfigError, ValueError):
         return None
     est = estimate(design, [cfg.max_length])

@@ -36,6 +36,10 @@ def register(cli: Cli) -> None:
                                       "without it a uniform --density is assumed")
     p.add_argument("--lengths", type=positive_int, nargs="+",
                    help="sequence lengths to report (default: the config's bucket edges)")
+    p.add_argument("--machine", choices=("auto", "rtl", "analytical"), default="auto",
+                   help="auto: the RTL layer top where it runs the config and fits the "
+                        "board, else the analytical machine (says why); rtl: refuse "
+                        "otherwise; analytical: the HLS kernel's structure")
 
     p = cli.subcommand("hw", "schedule", _schedule,
                        "length-aware scheduling against padding policies over a GLUE trace "
@@ -107,7 +111,8 @@ def _config(args: argparse.Namespace) -> tuple[DesignConfig, Any]:
     return cfg, board
 
 
-def _design(args: argparse.Namespace, artifact: str | None = None) -> Any:
+def _design(args: argparse.Namespace, artifact: str | None = None,
+            machine: str = "auto") -> Any:
     from hw.perf.model import build_design
     from hw.perf.ops import artifact_weights, uniform_weights, with_density
 
@@ -123,7 +128,7 @@ def _design(args: argparse.Namespace, artifact: str | None = None) -> Any:
         else:
             cfg = with_density(cfg, args.density)
             weights = uniform_weights(cfg, args.density)
-        return build_design(cfg, board, weights, args.pe_groups)
+        return build_design(cfg, board, weights, args.pe_groups, machine=machine)
     except (ConfigError, ValueError) as e:
         raise CliError(str(e)) from None
 
@@ -144,17 +149,18 @@ def _estimate(args: argparse.Namespace) -> dict[str, Any]:
         AttentionEngine,
         LayerNormEngine,
         attention_resources,
+        engine_costs,
         group_resources,
     )
     from hw.perf.model import estimate
     from hw.perf.ops import OPS_BY_NAME
 
-    design = _design(args, args.artifact)
+    design = _design(args, args.artifact, args.machine)
     cfg = design.cfg
     result = estimate(design, args.lengths or list(cfg.bucket_edges))
     result["per_group"] = vars(group_resources(cfg))
     result["attention_engines_total"] = vars(attention_resources(cfg))
-    result["engines"] = _engine_resources(cfg)
+    result["engines"] = engine_costs(cfg)
     result["engine_cycles_at_max_length"] = {
         "attention_all_heads": AttentionEngine(cfg).cycles(cfg.max_length),
         "layernorm_one_group": LayerNormEngine(cfg).cycles(cfg.max_length),
@@ -164,27 +170,12 @@ def _estimate(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def _engine_resources(cfg: DesignConfig) -> dict[str, Any]:
-    """One spmm and one attention engine: resources, their source, per-MAC costs."""
-    from hw.perf.engines import AttentionEngine, SpmmEngine
-
-    out: dict[str, Any] = {}
-    engines = {"spmm": (SpmmEngine(cfg, (), cfg.model.hidden), cfg.bo * cfg.m),
-               "attention": (AttentionEngine(cfg), 2 * cfg.model.head_dim)}
-    for name, (eng, lanes) in engines.items():
-        res = {k: getattr(eng, k)() for k in ("lut", "ff", "dsp", "bram", "uram")}
-        out[name] = {**res, "source": eng.resource_source(), "mac_lanes": lanes,
-                     "dsp_per_mac": round(res["dsp"] / lanes, 3),
-                     "lut_per_mac": round(res["lut"] / lanes, 1)}
-    return out
-
-
 def _schedule(args: argparse.Namespace) -> dict[str, Any]:
     from hw.sched import compare, make_pipeline
 
     if args.batch < 1 or args.stages < 1:
         raise CliError("--batch and --stages must be >= 1")
-    design = _design(args)
+    design = _design(args, machine="analytical")  # stage overlap: not the RTL's
     lengths = _lengths(args)
     clipped = np.minimum(lengths, design.cfg.max_length)
     try:

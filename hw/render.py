@@ -60,6 +60,7 @@ def fit_report(cfg: DesignConfig) -> dict[str, Any]:
         MODEL_NAME,
         UTIL_TARGET,
         build_design,
+        hls_parts,
         kernel_share,
         max_groups,
         place,
@@ -69,7 +70,7 @@ def fit_report(cfg: DesignConfig) -> dict[str, Any]:
     board = load_board(cfg.board)
     report: dict[str, Any] = {"board": board.name, "model": MODEL_NAME, "figures": "modeled"}
     try:
-        used = resources(cfg, 1, place(cfg, board, {}))
+        used = resources(cfg, 1, hls_parts(cfg, place(cfg, board, {})))
     except ConfigError as e:  # the activation buffers alone overflow the on-chip memory
         return {**report, "fits": False, "overflows": [{"resource": "on-chip memory",
                                                         "detail": str(e)}]}
@@ -82,7 +83,7 @@ def fit_report(cfg: DesignConfig) -> dict[str, Any]:
         # the totals fit, but the model's own check (engines placed per SLR) does not:
         # build_design names why, before it needs any weights
         try:
-            build_design(cfg, board, {})
+            build_design(cfg, board, {}, machine="analytical")
             detail = "not even one PE group fits next to the buffers"
         except ConfigError as e:
             detail = str(e)

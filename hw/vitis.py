@@ -134,8 +134,9 @@ def link_plan(cfg: Any, density: float = 0.2) -> dict[str, Any]:
 
     board = load_board(cfg.board)
     cfg = with_density(cfg, density)
-    design = build_design(cfg, board, uniform_weights(cfg, density))
-    plan = floorplan(cfg, board, design.placement, design.groups)
+    # the HLS kernel: the analytical machine's structure (separate weight store)
+    design = build_design(cfg, board, uniform_weights(cfg, density), machine="analytical")
+    plan = floorplan(cfg, board, design.parts, design.groups)
     used = [s for s in plan if s.groups or s.attention_engines]
     per_slr = {s.slr: {"pe_groups": s.groups, "attention_engines": s.attention_engines}
                for s in used}

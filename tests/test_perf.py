@@ -227,3 +227,50 @@ def test_latency_is_the_rtl_layer_model_where_the_rtl_can_run_it() -> None:
     assert est["latency_model"].startswith(ANALYTICAL_LATENCY_MODEL)
     assert "bo == bi" in est["latency_model"]
     assert est["per_length"][0]["cycles"] == est["per_length"][0]["analytical_cycles"]
+
+
+def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> None:
+    from hw.perf.model import _rtl_fits, rtl_parts
+
+    cfg = DesignConfig.from_yaml().replace(attn_heads_parallel=6)
+    board = load_board("u200")
+    weights = uniform_weights(cfg, 0.2)
+    design = build_design(cfg, board, weights)
+    assert design.rtl_note is None
+    g = design.groups
+    assert _rtl_fits(cfg, board, rtl_parts(cfg, weights, g), g)
+    assert not _rtl_fits(cfg, board, rtl_parts(cfg, weights, g + 1), g + 1)
+    # more groups, each holding a smaller share of the weights
+    assert rtl_parts(cfg, weights, 2 * g).group.bram < rtl_parts(cfg, weights, g).group.bram
+    est = estimate(design, [24])
+    assert est["machine"].startswith("RTL layer top")
+    assert est["weights"]["on_chip"]
+    used = est["resources"]
+    parts = design.parts
+    assert used["lut"]["used"] == parts.group.lut * g + parts.engine.lut * 6 + parts.shared.lut
+    with pytest.raises(ConfigError, match="exceed the .* groups of the RTL layer top"):
+        build_design(cfg, board, weights, groups=g + 1)
+
+
+def test_a_design_the_rtl_cannot_hold_falls_back_and_says_why() -> None:
+    cfg = DesignConfig.from_yaml().replace(model=BERT_BASE, attn_heads_parallel=6)
+    board = load_board("u200")
+    weights = uniform_weights(cfg, 0.2)
+    design = build_design(cfg, board, weights)
+    assert design.rtl_note is not None and "BRAM36" in design.rtl_note
+    est = estimate(design, [24])
+    assert est["machine"] == "analytical machine" and "BRAM36" in est["latency_model"]
+    with pytest.raises(ConfigError, match="does not fit board u200 per SLR"):
+        build_design(cfg, board, weights, machine="rtl")
+
+
+def test_power_is_static_plus_resources_linear_in_the_clock() -> None:
+    from hw.perf.power import DYNAMIC_MW, design_power
+
+    used = {"lut": 1000, "dsp": 10, "bram": 4}
+    at300 = design_power(used, 300.0, 25.0)
+    at150 = design_power(used, 150.0, 25.0)
+    dyn = (1000 * DYNAMIC_MW["lut"] + 10 * DYNAMIC_MW["dsp"] + 4 * DYNAMIC_MW["bram"]) / 1e3
+    assert at300["total_w"] == pytest.approx(25.0 + dyn)
+    assert at150["total_w"] == pytest.approx(25.0 + dyn / 2)
+    assert "assumed" in at300["source"] and at300["figures"] == "modeled"

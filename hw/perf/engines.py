@@ -382,3 +382,18 @@ def _calibrated_rtl() -> dict[str, dict[str, object]]:
     return {e: {"commit": data.get("rtl_commit", {}).get(e, ""),
                 "current": bool(rows) and rows[0].get("rtl_sha") == current_rtl_sha(e)}
             for e, rows in data.get("points", {}).items()}
+
+
+def engine_costs(cfg: DesignConfig) -> dict[str, dict]:
+    """One spmm and one attention engine: resources, their source, and per-MAC costs (MAC
+    lanes: bo * m PEs' products; the attention engine's head_dim lanes, counted twice
+    for the score and value products it runs in turn)."""
+    out: dict[str, dict] = {}
+    engines = {"spmm": (SpmmEngine(cfg, (), cfg.model.hidden), cfg.bo * cfg.m),
+               "attention": (AttentionEngine(cfg), EXACT_MATMULS * cfg.model.head_dim)}
+    for name, (eng, lanes) in engines.items():
+        res = {k: getattr(eng, k)() for k in ("lut", "ff", "dsp", "bram", "uram")}
+        out[name] = {**res, "source": eng.resource_source(), "mac_lanes": lanes,
+                     "dsp_per_mac": round(res["dsp"] / lanes, 3),
+                     "lut_per_mac": round(res["lut"] / lanes, 1)}
+    return out

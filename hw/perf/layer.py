@@ -18,7 +18,9 @@ sizes there and in tests/test_rtl_layer.py) stand for:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +28,7 @@ from algo.hp import HPMatrix
 from hw.config import DesignConfig, ModelDims
 from hw.perf.ops import ATTN_OUT_W, FFN1_W, FFN2_W, K_W, Q_W, V_W
 from sim.rtl.cycles import attention_cycles, spmm_cycles, tile_sizes
-from sim.rtl.layer_case import OPS, PERF_KINDS, LayerImage, LayerParams, op_plan
+from sim.rtl.layer_case import LANE_BITS, OPS, PERF_KINDS, LayerImage, LayerParams, op_plan
 from sim.rtl.vector_case import gelu_cycles, layernorm_cycles
 
 # The encoder linears behind each operator of the layer top, in its block-row order.
@@ -138,3 +140,66 @@ def layer_report(image: LayerImage, length: int, k: int) -> dict[str, object]:
     all_lanes = op_lanes(image.params)["qkv"] + lanes["attention"]
     return {"cycles": total, "macs": sum(macs.values()), "per_op": per_op,
             "utilization": sum(macs.values()) / (total * all_lanes)}
+
+
+def group_capacity(image: LayerImage) -> tuple[int, int]:
+    """(block-rows, kept blocks) the busiest group stores: the G_MAX_NBR and G_MAX_NNZB a
+    build sized for these weights needs (an empty row stores no block)."""
+    rows = [0] * image.params.groups
+    blocks = [0] * image.params.groups
+    for per_layer in image.plan:
+        for dealt in per_layer.values():
+            for g, (counts, _, _) in enumerate(dealt):
+                rows[g] += len(counts)
+                blocks[g] += sum(counts)
+    return max(2, max(rows)), max(2, max(blocks))
+
+
+def layer_memories(p: LayerParams) -> list[tuple[int, int]]:
+    """(depth, width) of encoder_layer.sv's own buffers: x, ctx and ln1 (hidden words),
+    the FFN intermediate, the 16-bit residual, and each engine's Q, K and V banks."""
+    words_h, words_f = p.hidden // p.w, p.ffn // p.w
+    bank = max(2, p.max_len * (p.heads // p.engines))
+    return ([(p.max_len * words_h, p.w * 8)] * 3 + [(p.max_len * words_f, p.w * 8),
+                                                      (p.max_len * words_h, p.w * LANE_BITS)]
+            + [(bank, p.head_dim * 8)] * (3 * p.engines))
+
+
+def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
+    """What the layer top is made of, per kind: a PE group (hp_spmm sized for its share
+    of the weights, Yosys-calibrated where the calibration covers hp_spmm), one attention
+    engine, and what the top holds once (LayerNorm and GELU units, its buffers)."""
+    from hw.perf.engines import (
+        AttentionEngine,
+        GeluEngine,
+        LayerNormEngine,
+        Resources,
+        SpmmEngine,
+    )
+    from hw.perf.synth_model import calibrated, memory_bram36, spmm_memories
+    from sim.rtl.spmm_case import SpmmParams
+
+    p = image.params
+    rows, blocks = group_capacity(image)
+    params = SpmmParams.from_config(cfg).hdl_parameters() | {
+        "MAX_NBR": rows, "MAX_NNZB": blocks, "MAX_NBC": max(p.hidden, p.ffn) // p.w}
+    fit = calibrated("spmm", params)
+    if fit is None:
+        eng = SpmmEngine(cfg, (), cfg.model.hidden)
+        mem = sum(memory_bram36(d, w) for d, w in spmm_memories(params))
+        group = Resources(eng.dsp(), eng.lut(), math.ceil(mem), 0, eng.ff())
+    else:
+        group = Resources(*(math.ceil(fit[k]) for k in ("dsp", "lut", "bram", "uram", "ff")))
+    attn = AttentionEngine(cfg)
+    engine = Resources(attn.dsp(), attn.lut(), attn.bram(), attn.uram(), attn.ff())
+    units = [LayerNormEngine(cfg), GeluEngine(cfg)]
+    buffers = math.ceil(sum(memory_bram36(d, w) for d, w in layer_memories(p)))
+    shared = Resources(sum(u.dsp() for u in units), sum(u.lut() for u in units),
+                       sum(u.bram() for u in units) + buffers, 0,
+                       sum(u.ff() for u in units))
+    return {"group": group, "attention_engine": engine, "shared": shared,
+            "group_capacity": {"block_rows": rows, "kept_blocks": blocks},
+            "source": "hw.perf.layer: hp_spmm at the group's capacity "
+                      f"({'Yosys-calibrated' if fit else 'analytical'}), the attention "
+                      "engine as hw.perf.engines, LayerNorm/GELU analytical, buffers "
+                      "mapped to BRAM36 as Yosys maps them (no URAM)"}

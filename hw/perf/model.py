@@ -139,20 +139,45 @@ def slr_shares(board: Any) -> list[dict[str, int]]:
             for s in board.slr_shares()]
 
 
-def floorplan(cfg: DesignConfig, board: Any, placement: Placement,
+@dataclass(frozen=True)
+class Parts:
+    """What a design is built of: one PE group, one attention engine, and what it holds
+    once (stores, shared units), which the floorplan spreads over the SLRs."""
+
+    group: Resources
+    engine: Resources
+    shared: Resources
+
+
+def hls_parts(cfg: DesignConfig, placement: Placement) -> Parts:
+    """The analytical machine: groups with their own vector lanes, separate on-chip stores."""
+    return Parts(group_resources(cfg), _sum_one_attention(cfg),
+                 Resources(0, 0, placement.act_bram + placement.weight_bram,
+                           placement.act_uram + placement.weight_uram))
+
+
+def rtl_parts(cfg: DesignConfig, weights: dict[str, HPMatrix], groups: int) -> Parts:
+    """The RTL layer top on `groups` groups: each group's hp_spmm holds its share of the
+    weights (hw.perf.layer.layer_resources)."""
+    from hw.perf.layer import layer_resources, weight_plan
+
+    res = layer_resources(cfg, weight_plan(cfg, weights, groups))
+    return Parts(res["group"], res["attention_engine"], res["shared"])
+
+
+def floorplan(cfg: DesignConfig, board: Any, parts: Parts,
               groups: int | None = None) -> list[SlrFit]:
     """Engines packed into SLRs, each whole inside one SLR under the utilisation targets.
 
-    The on-chip stores (activation buffers, weights) are spread over the SLRs in
-    proportion to their block RAM and URAM; the attention engines go first, one at a time
-    to the SLR with the most headroom, then PE groups the same way, up to `groups` (or
-    as many as fit). Engines that fit no SLR are left out: the caller compares counts.
+    What the design holds once (`parts.shared`) is spread over the SLRs in proportion to
+    their share of each resource; the attention engines go first, one at a time to the
+    SLR with the most headroom, then PE groups the same way, up to `groups` (or as many
+    as fit). Engines that fit no SLR are left out: the caller compares counts.
     """
     slrs = [SlrFit(i, share, used=dict.fromkeys(RESOURCE_KEYS, 0.0))
             for i, share in enumerate(slr_shares(board))]
-    stores = {"bram": placement.act_bram + placement.weight_bram,
-              "uram": placement.act_uram + placement.weight_uram}
-    for key, amount in stores.items():
+    for key in RESOURCE_KEYS:
+        amount = getattr(parts.shared, key)
         total = sum(s.share[key] for s in slrs)
         for s in slrs:
             s.used[key] += amount * s.share[key] / total if total else 0.0
@@ -165,13 +190,12 @@ def floorplan(cfg: DesignConfig, board: Any, placement: Placement,
         best.add(need)
         return best
 
-    attn = _sum_one_attention(cfg)
     for _ in range(cfg.attn_heads_parallel):
-        s = place_one(attn)
+        s = place_one(parts.engine)
         if s is None:
             break
         s.attention_engines += 1
-    per = group_resources(cfg)
+    per = parts.group
     limit = groups if groups is not None else 1 << 30
     placed = 0
     while placed < limit:
@@ -190,10 +214,25 @@ def _sum_one_attention(cfg: DesignConfig) -> Resources:
 def max_groups(cfg: DesignConfig, board: Any, placement: Placement) -> int:
     """The most PE groups that fit, per SLR, after the stores and the attention engines
     (0 when the attention engines themselves do not all fit)."""
-    plan = floorplan(cfg, board, placement)
+    plan = floorplan(cfg, board, hls_parts(cfg, placement))
     if sum(s.attention_engines for s in plan) < cfg.attn_heads_parallel:
         return 0
     return sum(s.groups for s in plan)
+
+
+def _rtl_fits(cfg: DesignConfig, board: Any, parts: Parts, groups: int) -> bool:
+    plan = floorplan(cfg, board, parts, groups)
+    return (sum(s.groups for s in plan), sum(s.attention_engines for s in plan)) == \
+        (groups, cfg.attn_heads_parallel)
+
+
+def rtl_max_groups(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix]) -> int:
+    """The most PE groups of the RTL layer top that fit per SLR (0: none). A group's
+    memories shrink as groups are added, so every count up to the LUT bound is tried."""
+    lut_cap = sum(s["lut"] for s in slr_shares(board)) * UTIL_TARGET["lut"]
+    bound = max(1, math.floor(lut_cap / max(1, rtl_parts(cfg, weights, 1).group.lut)))
+    return max((g for g in range(1, bound + 1)
+                if _rtl_fits(cfg, board, rtl_parts(cfg, weights, g), g)), default=0)
 
 
 def design_clock(cfg: DesignConfig) -> dict[str, Any]:
@@ -226,11 +265,9 @@ def _design_clock(cfg: DesignConfig, stamp: int) -> dict[str, Any]:
     return {"mhz": mhz, "config_mhz": cfg.clock_mhz, "bound": bound, **sup}
 
 
-def resources(cfg: DesignConfig, groups: int, placement: Placement) -> dict[str, int]:
-    """Groups, attention engines and the on-chip stores, per resource."""
-    stores = Resources(0, 0, placement.act_bram + placement.weight_bram,
-                       placement.act_uram + placement.weight_uram)
-    total = group_resources(cfg) * groups + attention_resources(cfg) + stores
+def resources(cfg: DesignConfig, groups: int, parts: Parts) -> dict[str, int]:
+    """Groups, attention engines and what the design holds once, per resource."""
+    total = parts.group * groups + parts.engine * cfg.attn_heads_parallel + parts.shared
     return {"dsp": total.dsp, "lut": total.lut, "bram": total.bram, "uram": total.uram}
 
 
@@ -242,14 +279,15 @@ def check_fits(cfg: DesignConfig, board: Any, groups: int = 1,
     The hook for DesignConfig validation against a board; returns the resources used.
     """
     placement = place(cfg, board, {}, in_flight)  # compute and buffers; weights may stream
-    used = resources(cfg, groups, placement)
+    parts = hls_parts(cfg, placement)
+    used = resources(cfg, groups, parts)
     for key, have in kernel_share(board).items():
         if used[key] > have:
             raise ConfigError(f"bo/bi/m: {groups} PE group(s) of bo={cfg.bo} m={cfg.m} and "
                               f"{cfg.attn_heads_parallel} attention engine(s) need "
                               f"{used[key]} {key.upper()}, board {board.name} leaves {have} "
                               f"to kernels")
-    plan = floorplan(cfg, board, placement, groups)
+    plan = floorplan(cfg, board, parts, groups)
     placed = sum(s.groups for s in plan), sum(s.attention_engines for s in plan)
     if placed != (groups, cfg.attn_heads_parallel):
         raise ConfigError(f"bo/bi/m: {groups} PE group(s) and {cfg.attn_heads_parallel} "
@@ -261,7 +299,13 @@ def check_fits(cfg: DesignConfig, board: Any, groups: int = 1,
 
 @dataclass
 class Design:
-    """A config on a board with a PE-group count and a weight placement."""
+    """A config on a board with a PE-group count and a weight placement.
+
+    `rtl_note` is None when the design is the RTL layer top (hw/rtl/encoder_layer.sv:
+    each group holds its share of the weights, operators one after another, cycles from
+    hw.perf.layer); otherwise it says why the design is the analytical machine instead
+    (separate weight store or DDR streaming, costs from hw.perf.ops).
+    """
 
     cfg: DesignConfig
     board: Any
@@ -270,20 +314,18 @@ class Design:
     placement: Placement
     in_flight: int
     cost: CostModel
+    parts: Parts
+    rtl_note: str | None = None
 
     @functools.cached_property
     def rtl(self) -> tuple[Any, str | None]:
-        """(the layer top's plan for these weights, None) when the RTL machine can run
-        this design, else (None, why not): latency then falls back to `cost`."""
+        """(the layer top's plan for these weights, None) for the RTL machine, else
+        (None, why not): latency then comes from `cost`."""
         from hw.perf.layer import weight_plan
 
-        if not self.placement.weights_on_chip:
-            return None, ("the weights do not fit on chip and the RTL layer top has no "
-                          "weight streaming")
-        try:
-            return weight_plan(self.cfg, self.weights, self.groups), None
-        except ValueError as e:
-            return None, f"the RTL layer top cannot be built for this config ({e})"
+        if self.rtl_note is not None:
+            return None, self.rtl_note
+        return weight_plan(self.cfg, self.weights, self.groups), None
 
     @property
     def clock(self) -> dict[str, Any]:
@@ -303,15 +345,68 @@ class Design:
         return math.ceil(self.placement.weight_bytes / self.ddr_bytes_per_cycle)
 
 
+def _rtl_buildable(cfg: DesignConfig) -> str | None:
+    """None when the layer top takes this config, else why not."""
+    from sim.rtl.layer_case import LayerParams
+
+    try:
+        LayerParams.from_config(cfg, 1)
+    except ValueError as e:
+        return f"the RTL layer top cannot be built for this config ({e})"
+    return None
+
+
+def _rtl_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
+                groups: int | None, in_flight: int) -> Design | str:
+    """The RTL layer top sized for the board, or why it cannot be (then the caller builds
+    the analytical machine)."""
+    why = _rtl_buildable(cfg)
+    if why is not None:
+        return why
+    fit = rtl_max_groups(cfg, board, weights)
+    if fit < 1:
+        need = rtl_parts(cfg, weights, 1)
+        return (f"the RTL layer top does not fit board {board.name} per SLR (one group "
+                f"holding all weights needs {need.group.bram} BRAM36, {cfg.attn_heads_parallel}"
+                f" attention engines {need.engine.lut * cfg.attn_heads_parallel} LUT; Yosys "
+                "maps its memories to BRAM, not URAM)")
+    if groups is not None and groups > fit:
+        raise ConfigError(f"pe_groups: {groups} exceed the {fit} groups of the RTL layer top "
+                          f"that fit board {board.name}")
+    g = fit if groups is None else groups
+    parts = rtl_parts(cfg, weights, g)
+    placement = Placement(True, weight_bytes(weights), parts.shared.bram, 0,
+                          parts.group.bram * g, 0)
+    return Design(cfg, board, weights, g, placement, 1, CostModel(cfg, weights), parts)
+
+
+MACHINES = ("auto", "rtl", "analytical")
+
+
 def build_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
-                 groups: int | None = None, in_flight: int = DEFAULT_IN_FLIGHT) -> Design:
-    """Place the weights, size G (the most that fit unless given) and make the cost model."""
+                 groups: int | None = None, in_flight: int = DEFAULT_IN_FLIGHT,
+                 machine: str = "auto") -> Design:
+    """The RTL layer top when it can run the config and fits the board (G: the most
+    groups that fit unless given); otherwise the analytical machine, with the reason.
+    `machine`: "rtl" insists on the layer top (ConfigError naming why it cannot be),
+    "analytical" asks for the analytical machine (the HLS kernel's structure)."""
+    if machine not in MACHINES:
+        raise ValueError(f"machine: {machine!r}, choose one of {', '.join(MACHINES)}")
+    if machine == "analytical":
+        rtl: Design | str = "the analytical machine was asked for"
+    else:
+        rtl = _rtl_design(cfg, board, weights, groups, in_flight)
+        if isinstance(rtl, Design):
+            return rtl
+        if machine == "rtl":
+            raise ConfigError(rtl)
     placement = place(cfg, board, weights, in_flight)
+    parts = hls_parts(cfg, placement)
     fit = max_groups(cfg, board, placement)
     if groups is None:
         groups = fit
     if groups < 1:
-        plan = floorplan(cfg, board, placement, 0)
+        plan = floorplan(cfg, board, parts, 0)
         placed = sum(s.attention_engines for s in plan)
         if placed < cfg.attn_heads_parallel:
             raise ConfigError(f"attn_heads_parallel: only {placed} of the "
@@ -321,7 +416,8 @@ def build_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
                           f"board {board.name} next to its buffers")
     if groups > fit:
         raise ConfigError(f"pe_groups: {groups} exceed the {fit} that fit board {board.name}")
-    design = Design(cfg, board, weights, groups, placement, in_flight, CostModel(cfg, weights))
+    design = Design(cfg, board, weights, groups, placement, in_flight, CostModel(cfg, weights),
+                    parts, rtl)
     if not placement.weights_on_chip:
         design.cost = CostModel(cfg, weights, OffChip(design.ddr_bytes_per_cycle, groups))
     return design
@@ -336,7 +432,7 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     cfg, board, placement = design.cfg, design.board, design.placement
     share = kernel_share(board)
     clock = design.clock
-    used = resources(cfg, design.groups, placement)
+    used = resources(cfg, design.groups, design.parts)
     peak_board = board.kernel_dsp * MACS_PER_DSP_INT8 * design.clock_hz
     lanes = design.groups * cfg.bo * cfg.m + cfg.attn_heads_parallel * cfg.model.head_dim
     peak_design = lanes * design.clock_hz
@@ -371,7 +467,11 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
         "pe_groups": design.groups, "attention_engines": cfg.attn_heads_parallel,
         "clock_mhz": clock["mhz"], "clock": clock,
         "resource_model": resource_sources(cfg),
-        "floorplan": [s.to_dict() for s in floorplan(cfg, board, placement, design.groups)],
+        "machine": "RTL layer top (hw/rtl/encoder_layer.sv)" if design.rtl_note is None
+        else "analytical machine", "parts": {k: vars(getattr(design.parts, k))
+                                             for k in ("group", "engine", "shared")},
+        "floorplan": [s.to_dict() for s in floorplan(cfg, board, design.parts,
+                                                     design.groups)],
         "resources": {k: {"used": used[k], "kernel_share": share[k],
                           "fraction": used[k] / share[k] if share[k] else 0.0} for k in used},
         "weights": {"bytes": placement.weight_bytes, "on_chip": placement.weights_on_chip,
