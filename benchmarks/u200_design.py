@@ -72,40 +72,18 @@ def trace_lengths(glue_dir: str | None) -> tuple[list[int], str]:
         return lengths, "built-in sentences (GLUE absent)"
 
 
-def candidates(dims: Any) -> list[int]:
-    """Attention engine counts the layer top accepts: divisors of the head count."""
-    return [a for a in range(1, dims.heads + 1) if dims.heads % a == 0]
-
-
 def size_design(dims: Any, lengths: list[int]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Every attention-engine count with the most PE groups that fit beside it; the one
-    with the lowest mean latency over the trace wins."""
+    """hw.perf.model.best_design: every attention-engine count with the most PE groups
+    that fit beside it; the lowest mean latency over the trace wins."""
     from boards.loader import load_board
-    from hw.config import ConfigError, DesignConfig
-    from hw.perf.model import build_design, estimate
-    from hw.perf.ops import uniform_weights, with_density
+    from hw.config import DesignConfig
+    from hw.perf.model import best_design, estimate
 
-    board = load_board(BOARD)
-    base = with_density(DesignConfig.from_yaml().replace(model=dims), DENSITY)
-    clipped = [min(n, base.max_length) for n in lengths]
-    tried, best = [], None
-    for engines in candidates(dims):
-        cfg = base.replace(attn_heads_parallel=engines)
-        try:
-            design = build_design(cfg, board, uniform_weights(cfg, DENSITY))
-        except ConfigError as e:
-            tried.append({"attention_engines": engines, "fits": False, "why": str(e)})
-            continue
-        est = estimate(design, sorted(set(clipped)))
-        per = {p["length"]: p for p in est["per_length"]}
-        mean_ms = statistics.fmean(per[n]["latency_ms"] for n in clipped)
-        tried.append({"attention_engines": engines, "fits": True, "pe_groups": design.groups,
-                      "mean_latency_ms": mean_ms})
-        if best is None or mean_ms < best[0]:
-            best = (mean_ms, design, est, per)
-    if best is None:
-        raise SystemExit(f"no design of {dims} fits {BOARD}")
-    _, design, est, per = best
+    base = DesignConfig.from_yaml().replace(model=dims)
+    design, tried = best_design(base, load_board(BOARD), DENSITY, lengths)
+    clipped = [min(n, design.cfg.max_length) for n in lengths]
+    est = estimate(design, sorted(set(clipped)))
+    per = {p["length"]: p for p in est["per_length"]}
     return describe(design, est, per, clipped), tried
 
 
@@ -215,9 +193,8 @@ def plot(result: dict[str, Any]) -> None:
         for i, (op, x) in enumerate(op_intensity(d).items()):
             info = row["per_op"][op]
             y = info["macs"] / (info["cycles"] / hz) / 1e9
-            ax.scatter([x], [y], color=f"C{i}", zorder=3)
-            ax.annotate(f"{op} ({info['utilization'] * PERCENT:.0f}% of its lanes)", (x, y),
-                        fontsize=7, xytext=(4, -10), textcoords="offset points")
+            ax.scatter([x], [y], color=f"C{i}", zorder=3,
+                       label=f"{op} ({info['utilization'] * PERCENT:.0f}% of its lanes busy)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("MACs per byte moved to/from on-chip buffers (modeled)")

@@ -241,7 +241,7 @@ def engine_rows(model: Any, model_name: str, trace: str, lat: np.ndarray, thr: n
 
 # -- model -----------------------------------------------------------------------------
 def design_config(model_name: str) -> Any:
-    """The default U200 design, resized to the model's shape."""
+    """The default U200 design's config, resized to the model's shape."""
     from hw.config import DesignConfig, ModelDims
 
     cfg = DesignConfig.from_yaml()
@@ -252,19 +252,25 @@ def design_config(model_name: str) -> Any:
 
 def modeled_rows(model_name: str, trace: str, lat: np.ndarray,
                  thr: np.ndarray) -> tuple[list[dict[str, Any]], list[str]]:
-    """U200 latency (hw.perf) and scheduled throughput (hw.sched), with notes on what is absent."""
-    notes: list[str] = []
+    """U200 latency (hw.perf: the best design that fits, as benchmarks/u200_design.py
+    sizes it) and scheduled throughput (hw.sched), with notes on what is absent."""
     try:
         from boards.loader import load_board
-        from hw.perf.model import MODEL_NAME, build_design, estimate
+        from hw.config import ConfigError
+        from hw.perf.model import MODEL_NAME, best_design, build_design, estimate
         from hw.perf.ops import uniform_weights
     except ImportError as e:
         return [], [f"modeled U200 rows left out: the performance model is absent ({e})"]
-    cfg = design_config(model_name)
-    design = build_design(cfg, load_board(BOARD), uniform_weights(cfg, HP_DENSITY))
-    per = {p["length"]: p for p in estimate(design, sorted({int(v) for v in lat}))["per_length"]}
-    ms = [per[int(v)]["latency_ms"] for v in lat]
-    est = estimate(design, [])
+    board = load_board(BOARD)
+    try:
+        design, _ = best_design(design_config(model_name), board, HP_DENSITY,
+                                [int(v) for v in lat])
+    except ConfigError as e:
+        return [], [f"modeled U200 rows of {model_name} left out: {e}"]
+    cfg = design.cfg
+    est = estimate(design, sorted({min(int(v), cfg.max_length) for v in lat}))
+    per = {p["length"]: p for p in est["per_length"]}
+    ms = [per[min(int(v), cfg.max_length)]["latency_ms"] for v in lat]
     source = (f"{MODEL_NAME}; {est['machine']}: {design.groups} PE groups x "
               f"{cfg.attn_heads_parallel} attention engines at {design.clock['mhz']:g} MHz "
               f"({design.clock['bound'].split(':')[0]}), HP density {HP_DENSITY}, one "
@@ -276,8 +282,12 @@ def modeled_rows(model_name: str, trace: str, lat: np.ndarray,
              "latency_ms_p90": float(np.percentile(ms, P90)),
              "throughput_seq_s": MS_PER_S / statistics.fmean(ms),
              "kind": MODELED, "source": source}]
-    analytical = build_design(cfg, load_board(BOARD), uniform_weights(cfg, HP_DENSITY),
-                              machine="analytical")
+    notes: list[str] = []
+    try:
+        analytical = build_design(cfg, board, uniform_weights(cfg, HP_DENSITY),
+                                  machine="analytical")
+    except ConfigError as e:
+        return rows, [f"modeled pipelined throughput of {model_name} left out: {e}"]
     sched_row, note = _scheduled_row(model_name, trace, thr, analytical)
     rows += [sched_row] if sched_row else []
     notes += [note] if note else []

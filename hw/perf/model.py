@@ -482,3 +482,37 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
         "ridge_mac_per_byte": ridge,
         "per_length": per_length,
     }
+
+
+def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int]
+                ) -> tuple[Design, list[dict[str, Any]]]:
+    """The design that fits `board` with the lowest mean latency over `lengths`, over every
+    attention-engine count the layer top takes (divisors of the head count), each with
+    the most PE groups that fit beside it; and what each count gave. ConfigError when
+    none fits."""
+    from hw.perf.ops import uniform_weights, with_density
+
+    cfg = with_density(cfg, density)
+    clipped = [min(n, cfg.max_length) for n in lengths]
+    tried: list[dict[str, Any]] = []
+    best: tuple[float, Design] | None = None
+    heads = cfg.model.heads
+    for engines in (a for a in range(1, heads + 1) if heads % a == 0):
+        c = cfg.replace(attn_heads_parallel=engines)
+        try:
+            design = build_design(c, board, uniform_weights(c, density))
+        except ConfigError as e:
+            tried.append({"attention_engines": engines, "fits": False, "why": str(e)})
+            continue
+        per = {p["length"]: p["latency_ms"]
+               for p in estimate(design, sorted(set(clipped)))["per_length"]}
+        mean_ms = sum(per[n] for n in clipped) / len(clipped)
+        tried.append({"attention_engines": engines, "fits": True, "pe_groups": design.groups,
+                      "machine": "rtl" if design.rtl_note is None else "analytical",
+                      "mean_latency_ms": mean_ms})
+        if best is None or mean_ms < best[0]:
+            best = (mean_ms, design)
+    if best is None:
+        raise ConfigError(f"no design of model {cfg.model} at density {density} fits board "
+                          f"{board.name}: " + "; ".join(t["why"] for t in tried))
+    return best[1], tried
