@@ -723,6 +723,8 @@ endmodule
 // |x'| = #{j : 2 Q4_MAX |x| >= (2j - 1) m}, 0 where m = 0. attn_pkg::Q4_STAGES stages:
 // the constant multiple 2 Q4_MAX |x|; each compare as two half-width compares (high part
 // greater or equal, low part at least); their combination; the count with the sign.
+// For Q4_MAX = 2^n - 1 (the 4-bit code's 7) the multiple is one subtract,
+// (|x| << n+1) - (|x| << 1): a product by a constant costs Yosys a DSP48E2 per lane.
 module attn_q4_row #(
     parameter int D = 8,
     parameter int Q4_MAX = 7,
@@ -738,7 +740,8 @@ module attn_q4_row #(
 );
   localparam int LO_W = TH_W / 2;  // the compares split here
   localparam int HI_W = TH_W - LO_W;
-  logic [D*TH_W-1:0]     ax2;
+  localparam int Q4_SH = $clog2(Q4_MAX + 1);
+  logic [D*TH_W-1:0]     ax2, ax2_d;  // 2 Q4_MAX |x|: registered, and its input
   logic [D-1:0]          sign1, sign2, sign3;
   logic [Q4_MAX*TH_W-1:0] thr1;
   logic                  zero1, zero2;
@@ -750,9 +753,17 @@ module attn_q4_row #(
       for (int j = 0; j < Q4_MAX; j++) mag[i] = mag[i] + 4'(ge[i][j]);
     end
   end
+  for (genvar i = 0; i < D; i++) begin : g_ax2
+    if ((1 << Q4_SH) - 1 == Q4_MAX) begin : g_sub
+      assign ax2_d[TH_W*i +: TH_W] = (TH_W'(ax[8*i +: 8]) << (Q4_SH + 1))
+                                     - (TH_W'(ax[8*i +: 8]) << 1);
+    end else begin : g_mul
+      assign ax2_d[TH_W*i +: TH_W] = TH_W'(2 * Q4_MAX) * TH_W'(ax[8*i +: 8]);
+    end
+  end
   always_ff @(posedge clk) begin
     if (en) begin
-      for (int i = 0; i < D; i++) ax2[TH_W*i +: TH_W] <= TH_W'(2 * Q4_MAX) * TH_W'(ax[8*i +: 8]);
+      ax2 <= ax2_d;
       sign1 <= sign;
       thr1 <= thr;
       zero1 <= zero;
