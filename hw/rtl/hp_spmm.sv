@@ -182,10 +182,13 @@ module hp_spmm #(
   // entered, so the issue logic never waits on a row-memory read
   logic [NBC_W-1:0] row_cnt_m1, cnt_first, cnt_next, cnt_base;
   logic             row_zero;
+  // rbase + r + 1, kept as its own counter so that the next row's count is a row-memory
+  // read straight from a register, with no adder in front of it
+  logic [R_W-1:0]   rnext;
 
   assign op_zero   = row_zero;
   assign cnt_first = rcnt_mem[cfg_rbase];
-  assign cnt_next  = rcnt_mem[rbase + r + 1'b1];
+  assign cnt_next  = rcnt_mem[rnext];
   assign cnt_base  = rcnt_mem[rbase];
   assign op_last_t = TC_W'(t) == tcur - 1'b1;
   assign op_last_b = op_zero || bcnt == row_cnt_m1;
@@ -305,6 +308,7 @@ module hp_spmm #(
         bcnt <= '0;
         blk <= cfg_wbase;
         rbase <= cfg_rbase;
+        rnext <= cfg_rbase + 1'b1;
         row_cnt_m1 <= cnt_first - 1'b1;
         row_zero <= cnt_first == '0;
         narrow <= cfg_narrow;
@@ -367,10 +371,12 @@ module hp_spmm #(
               bcnt <= '0;
               if (r != nbr_m1) begin
                 r <= r + 1'b1;
+                rnext <= rnext + 1'b1;
                 row_cnt_m1 <= cnt_next - 1'b1;
                 row_zero <= cnt_next == '0;
               end else begin
                 r <= '0;
+                rnext <= rbase + 1'b1;
                 row_cnt_m1 <= cnt_base - 1'b1;
                 row_zero <= cnt_base == '0;
                 blk <= wbase;
