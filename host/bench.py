@@ -300,7 +300,10 @@ def _scheduled_row(model_name: str, trace: str, thr: np.ndarray,
         from hw.sched import schedule_trace
     except ImportError as e:
         return None, f"modeled pipelined throughput left out: hw.sched is absent ({e})"
-    res = schedule_trace(design, [int(v) for v in thr])
+    try:
+        res = schedule_trace(design, [int(v) for v in thr])
+    except ValueError as e:  # e.g. fewer groups than the pipeline's stages
+        return None, f"modeled pipelined throughput of {model_name} left out: {e}"
     return ({"model": model_name, "trace": trace, "device": BOARD, "system": "sbf-hp-int8",
              "padding": "real-lengths (length-aware schedule)", "n": int(len(thr)),
              "batch_size": None, "throughput_seq_s": float(res["throughput_seq_s"]),
