@@ -1,13 +1,15 @@
-"""Whole-model estimates on a board: resources, weight placement, DDR traffic, latency, roofline.
+"""Whole-model estimates on a board: resources, floorplan, DDR traffic, latency, roofline.
 
-The accelerator is `G` PE groups (see `hw.perf.engines`) plus on-chip stores: one
-activation buffer per sequence in flight, and the HP weights when they fit too (each in
-URAM first, then BRAM). Without room on chip the weights stream from DDR for every
-sequence. G, unless given, is the most groups the board's kernel share holds under the
-utilisation targets, checked per SLR (`floorplan`: every engine whole inside one SLR's
-kernel share). The RTL engines' resources are fitted to Yosys synthesis
-(`hw.perf.synth_model`), the rest is analytical; the clock is the config's, capped at what
-the slowest engine's measured logic depth supports. Every figure is modeled, never measured.
+Two machines (docs/performance.md). The RTL layer top (hw/rtl/encoder_layer.sv) when it
+takes the config and fits: G PE groups each holding its share of the HP weights, A
+attention engines, one LayerNorm and GELU unit and its buffers; resources from
+`hw.perf.layer.layer_resources`, cycles from `hw.perf.layer`. Otherwise the analytical
+machine (the HLS kernel's structure: one activation buffer per sequence in flight, the
+weights in a separate store when they fit, else streamed from DDR; costs from
+`hw.perf.ops`). G, unless given, is the most groups that fit the board's kernel share
+under the utilisation targets, checked per SLR (`floorplan`: every engine whole inside
+one SLR's kernel share). The clock is the config's, capped at what the slowest RTL
+engine's measured logic depth supports. Every figure is modeled, never measured.
 """
 
 from __future__ import annotations
