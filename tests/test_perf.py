@@ -209,7 +209,7 @@ def test_latency_is_the_rtl_layer_model_where_the_rtl_can_run_it() -> None:
     from hw.perf.layer import layer_report, weight_plan
     from hw.perf.model import ANALYTICAL_LATENCY_MODEL, RTL_LATENCY_MODEL
 
-    cfg = DesignConfig.from_yaml()
+    cfg = DesignConfig.from_yaml().replace(attn_heads_parallel=3)
     weights = uniform_weights(cfg, 0.2)
     design = build_design(cfg, load_board("u200"), weights)
     est = estimate(design, [24])
@@ -250,6 +250,9 @@ def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> 
     assert used["lut"]["used"] == parts.group.lut * g + parts.engine.lut * 6 + parts.shared.lut
     with pytest.raises(ConfigError, match="exceed the .* groups of the RTL layer top"):
         build_design(cfg, board, weights, groups=g + 1)
+    # fewer groups hold more weights each: one group holding them all fits no SLR
+    with pytest.raises(ConfigError, match="1 groups of the RTL layer top do not fit"):
+        build_design(cfg, board, weights, groups=1)
 
 
 def test_a_design_the_rtl_cannot_hold_falls_back_and_says_why() -> None:

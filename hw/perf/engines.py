@@ -386,11 +386,11 @@ def _calibrated_rtl() -> dict[str, dict[str, object]]:
 
 def engine_costs(cfg: DesignConfig) -> dict[str, dict]:
     """One spmm and one attention engine: resources, their source, and per-MAC costs (MAC
-    lanes: bo * m PEs' products; the attention engine's head_dim lanes, counted twice
-    for the score and value products it runs in turn)."""
+    lanes: bo * m PEs' products; the attention engine's head_dim lanes, which run the
+    score and then the value products of each kept key)."""
     out: dict[str, dict] = {}
     engines = {"spmm": (SpmmEngine(cfg, (), cfg.model.hidden), cfg.bo * cfg.m),
-               "attention": (AttentionEngine(cfg), EXACT_MATMULS * cfg.model.head_dim)}
+               "attention": (AttentionEngine(cfg), cfg.model.head_dim)}
     for name, (eng, lanes) in engines.items():
         res = {k: getattr(eng, k)() for k in ("lut", "ff", "dsp", "bram", "uram")}
         out[name] = {**res, "source": eng.resource_source(), "mac_lanes": lanes,

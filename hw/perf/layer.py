@@ -27,9 +27,11 @@ import numpy as np
 from algo.hp import HPMatrix
 from hw.config import DesignConfig, ModelDims
 from hw.perf.ops import ATTN_OUT_W, FFN1_W, FFN2_W, K_W, Q_W, V_W
+from sim.golden.nonlinear import GAMMA_BITS
+from sim.golden.requant import MULT_BITS
 from sim.rtl.cycles import attention_cycles, spmm_cycles, tile_sizes
 from sim.rtl.layer_case import LANE_BITS, OPS, PERF_KINDS, LayerImage, LayerParams, op_plan
-from sim.rtl.vector_case import gelu_cycles, layernorm_cycles
+from sim.rtl.vector_case import BIAS_BYTES, SHIFT_W, gelu_cycles, layernorm_cycles
 
 # The encoder linears behind each operator of the layer top, in its block-row order.
 OP_LINEARS = {"qkv": (Q_W, K_W, V_W), "attn_out": (ATTN_OUT_W,), "ffn_in": (FFN1_W,),
@@ -137,7 +139,7 @@ def layer_report(image: LayerImage, length: int, k: int) -> dict[str, object]:
                                    if lanes[op] and cycles[op] else None)}
               for op in PERF_KINDS}
     total = sum(cycles.values())
-    all_lanes = op_lanes(image.params)["qkv"] + lanes["attention"]
+    all_lanes = lanes["qkv"] + lanes["attention"]
     return {"cycles": total, "macs": sum(macs.values()), "per_op": per_op,
             "utilization": sum(macs.values()) / (total * all_lanes)}
 
@@ -156,13 +158,20 @@ def group_capacity(image: LayerImage) -> tuple[int, int]:
 
 
 def layer_memories(p: LayerParams) -> list[tuple[int, int]]:
-    """(depth, width) of encoder_layer.sv's own buffers: x, ctx and ln1 (hidden words),
-    the FFN intermediate, the 16-bit residual, and each engine's Q, K and V banks."""
+    """(depth, width) of what encoder_layer.sv holds once: x, ctx and ln1 (hidden words),
+    the FFN intermediate, the 16-bit residual, each engine's Q, K and V banks, and the
+    LayerNorm (amem, nmem: a set per LayerNorm of every layer) and GELU (chan_mem: a set
+    per layer) parameter memories."""
     words_h, words_f = p.hidden // p.w, p.ffn // p.w
     bank = max(2, p.max_len * (p.heads // p.engines))
-    return ([(p.max_len * words_h, p.w * 8)] * 3 + [(p.max_len * words_f, p.w * 8),
-                                                      (p.max_len * words_h, p.w * LANE_BITS)]
-            + [(bank, p.head_dim * 8)] * (3 * p.engines))
+    requant_w = MULT_BITS + SHIFT_W
+    ln_sets, gelu_sets = p.layernorm().max_sets, p.gelu().max_sets
+    return ([(p.max_len * words_h, p.w * 8)] * 3
+            + [(p.max_len * words_f, p.w * 8), (p.max_len * words_h, p.w * LANE_BITS)]
+            + [(bank, p.head_dim * 8)] * (3 * p.engines)
+            + [(ln_sets * words_h, p.w * requant_w),
+               (ln_sets * words_h, p.w * (GAMMA_BITS + 8 * BIAS_BYTES + requant_w)),
+               (gelu_sets * words_f, p.w * requant_w)])
 
 
 def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
@@ -181,8 +190,14 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
 
     p = image.params
     rows, blocks = group_capacity(image)
+    if rows > p.g_max_nbr or blocks > p.g_max_nnzb:
+        raise ValueError(f"group capacity: the weights need {rows} rows and {blocks} blocks, "
+                         f"the build holds {p.g_max_nbr} and {p.g_max_nnzb}")
+    # the build as LayerParams.from_config sizes it (for dense weights, so one bitstream
+    # takes any pruning of the model), not only these weights
     params = SpmmParams.from_config(cfg).hdl_parameters() | {
-        "MAX_NBR": rows, "MAX_NNZB": blocks, "MAX_NBC": max(p.hidden, p.ffn) // p.w}
+        "MAX_NBR": p.g_max_nbr, "MAX_NNZB": p.g_max_nnzb,
+        "MAX_NBC": max(p.hidden, p.ffn) // p.w}
     fit = calibrated("spmm", params)
     if fit is None:
         eng = SpmmEngine(cfg, (), cfg.model.hidden)
@@ -198,8 +213,9 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
                        sum(u.bram() for u in units) + buffers, 0,
                        sum(u.ff() for u in units))
     return {"group": group, "attention_engine": engine, "shared": shared,
-            "group_capacity": {"block_rows": rows, "kept_blocks": blocks},
-            "source": "hw.perf.layer: hp_spmm at the group's capacity "
+            "group_capacity": {"block_rows": p.g_max_nbr, "kept_blocks": p.g_max_nnzb,
+                               "used_block_rows": rows, "used_kept_blocks": blocks},
+            "source": "hw.perf.layer: hp_spmm at the build's group capacity (dense weights) "
                       f"({'Yosys-calibrated' if fit else 'analytical'}), the attention "
                       "engine as hw.perf.engines, LayerNorm/GELU analytical, buffers "
                       "mapped to BRAM36 as Yosys maps them (no URAM)"}

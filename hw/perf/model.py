@@ -255,11 +255,14 @@ def _design_clock(cfg: DesignConfig, stamp: int) -> dict[str, Any]:
         return {"mhz": float(cfg.clock_mhz), "config_mhz": cfg.clock_mhz,
                 "bound": "config (no synthesis calibration data)"}
     if sup["supported_mhz"] is None:
-        stale = ", ".join(sup["engines"])
-        return {"mhz": float(cfg.clock_mhz), "config_mhz": cfg.clock_mhz,
-                "bound": f"config: the RTL of {stale} changed since its calibration, so its "
-                         "measured depth no longer applies (rerun benchmarks/synth.py "
-                         "--calibrate)", **sup}
+        # a stale depth still bounds the clock better than none: cap with it, say so
+        stale = ", ".join(e for e, v in sup["engines"].items() if v.get("stale"))
+        slowest = min(sup["engines"], key=lambda e: sup["engines"][e]["fmax_mhz"])
+        mhz = min(float(cfg.clock_mhz), float(sup["engines"][slowest]["fmax_mhz"]))
+        return {"mhz": mhz, "config_mhz": cfg.clock_mhz,
+                "bound": f"slowest engine ({slowest}: {mhz:g} MHz) from a STALE calibration: "
+                         f"the RTL of {stale} changed since it was synthesised (rerun "
+                         "benchmarks/synth.py --calibrate)", **sup}
     mhz = min(float(cfg.clock_mhz), float(sup["supported_mhz"]))
     bound = ("config" if mhz == cfg.clock_mhz else
              f"slowest engine ({sup['slowest_engine']}: {sup['supported_mhz']} MHz from its "
@@ -377,6 +380,10 @@ def _rtl_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
                           f"that fit board {board.name}")
     g = fit if groups is None else groups
     parts = rtl_parts(cfg, weights, g)
+    if not _rtl_fits(cfg, board, parts, g):  # fit is not monotonic in G: check this one
+        raise ConfigError(f"pe_groups: {g} groups of the RTL layer top do not fit board "
+                          f"{board.name} per SLR (each holds 1/{g} of the weights); "
+                          f"{fit} do")
     placement = Placement(True, weight_bytes(weights), parts.shared.bram, 0,
                           parts.group.bram * g, 0)
     return Design(cfg, board, weights, g, placement, 1, CostModel(cfg, weights), parts)
@@ -490,14 +497,15 @@ def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int
                 ) -> tuple[Design, list[dict[str, Any]]]:
     """The design that fits `board` with the lowest mean latency over `lengths`, over every
     attention-engine count the layer top takes (divisors of the head count), each with
-    the most PE groups that fit beside it; and what each count gave. ConfigError when
-    none fits."""
+    the most PE groups that fit beside it; and what each count gave. RTL layer tops
+    first: the analytical machine wins only when no RTL top fits. ConfigError when
+    nothing fits."""
     from hw.perf.ops import uniform_weights, with_density
 
     cfg = with_density(cfg, density)
     clipped = [min(n, cfg.max_length) for n in lengths]
     tried: list[dict[str, Any]] = []
-    best: tuple[float, Design] | None = None
+    best: tuple[bool, float, Design] | None = None
     heads = cfg.model.heads
     for engines in (a for a in range(1, heads + 1) if heads % a == 0):
         c = cfg.replace(attn_heads_parallel=engines)
@@ -512,9 +520,10 @@ def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int
         tried.append({"attention_engines": engines, "fits": True, "pe_groups": design.groups,
                       "machine": "rtl" if design.rtl_note is None else "analytical",
                       "mean_latency_ms": mean_ms})
-        if best is None or mean_ms < best[0]:
-            best = (mean_ms, design)
+        key = (design.rtl_note is not None, mean_ms, design)
+        if best is None or key[:2] < best[:2]:
+            best = key
     if best is None:
         raise ConfigError(f"no design of model {cfg.model} at density {density} fits board "
                           f"{board.name}: " + "; ".join(t["why"] for t in tried))
-    return best[1], tried
+    return best[2], tried
