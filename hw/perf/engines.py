@@ -249,7 +249,8 @@ class AttentionEngine:
         return math.ceil(fit["ff"]) if fit else 0
 
     def bram(self) -> int:
-        """K and V of the longest sequence (Yosys puts them in LUT-RAM: asynchronous read)."""
+        """K (twice: two registered read ports) and V of the longest sequence: block RAM
+        when deeper than LUT-RAM takes (hw.perf.synth_model.attention_memories)."""
         fit = self.calibrated()
         if fit:
             return math.ceil(fit["bram"])
