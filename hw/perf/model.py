@@ -493,16 +493,18 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     }
 
 
-def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int]
+def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int],
+                weights: dict[str, HPMatrix] | None = None
                 ) -> tuple[Design, list[dict[str, Any]]]:
     """The design that fits `board` with the lowest mean latency over `lengths`, over every
     attention-engine count the layer top takes (divisors of the head count), each with
     the most PE groups that fit beside it; and what each count gave. RTL layer tops
     first: the analytical machine wins only when no RTL top fits. ConfigError when
-    nothing fits."""
+    nothing fits. `weights`: an artifact's HP layers (their density is then `density`);
+    without them a uniform skeleton at `density`."""
     from hw.perf.ops import uniform_weights, with_density
 
-    cfg = with_density(cfg, density)
+    cfg = cfg if weights is not None else with_density(cfg, density)
     clipped = [min(n, cfg.max_length) for n in lengths]
     tried: list[dict[str, Any]] = []
     best: tuple[bool, float, Design] | None = None
@@ -510,7 +512,8 @@ def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int
     for engines in (a for a in range(1, heads + 1) if heads % a == 0):
         c = cfg.replace(attn_heads_parallel=engines)
         try:
-            design = build_design(c, board, uniform_weights(c, density))
+            design = build_design(c, board, weights if weights is not None
+                                  else uniform_weights(c, density))
         except ConfigError as e:
             tried.append({"attention_engines": engines, "fits": False, "why": str(e)})
             continue
