@@ -18,8 +18,11 @@ sizes there and in tests/test_rtl_layer.py) stand for:
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -178,13 +181,7 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
     """What the layer top is made of, per kind: a PE group (hp_spmm sized for its share
     of the weights, Yosys-calibrated where the calibration covers hp_spmm), one attention
     engine, and what the top holds once (LayerNorm and GELU units, its buffers)."""
-    from hw.perf.engines import (
-        AttentionEngine,
-        GeluEngine,
-        LayerNormEngine,
-        Resources,
-        SpmmEngine,
-    )
+    from hw.perf.engines import AttentionEngine, Resources, SpmmEngine
     from hw.perf.synth_model import calibrated, memory_bram36, spmm_memories
     from sim.rtl.spmm_case import SpmmParams
 
@@ -207,15 +204,36 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
         group = Resources(*(math.ceil(fit[k]) for k in ("dsp", "lut", "bram", "uram", "ff")))
     attn = AttentionEngine(cfg)
     engine = Resources(attn.dsp(), attn.lut(), attn.bram(), attn.uram(), attn.ff())
-    units = [LayerNormEngine(cfg), GeluEngine(cfg)]
+    logic = unit_logic(p.w)
     buffers = math.ceil(sum(memory_bram36(d, w) for d, w in layer_memories(p)))
-    shared = Resources(sum(u.dsp() for u in units), sum(u.lut() for u in units),
-                       sum(u.bram() for u in units) + buffers, 0,
-                       sum(u.ff() for u in units))
+    shared = Resources(math.ceil(logic["dsp"]), math.ceil(logic["lut"]), buffers, 0,
+                       math.ceil(logic["ff"]))
     return {"group": group, "attention_engine": engine, "shared": shared,
             "group_capacity": {"block_rows": p.g_max_nbr, "kept_blocks": p.g_max_nnzb,
                                "used_block_rows": rows, "used_kept_blocks": blocks},
             "source": "hw.perf.layer: hp_spmm at the build's group capacity (dense weights) "
                       f"({'Yosys-calibrated' if fit else 'analytical'}), the attention "
-                      "engine as hw.perf.engines, LayerNorm/GELU analytical, buffers "
-                      "mapped to BRAM36 as Yosys maps them (no URAM)"}
+                      "engine as hw.perf.engines, LayerNorm/GELU logic from one Yosys "
+                      "point each scaled by lanes (hw/perf/synth_units.json), buffers and "
+                      "parameter memories mapped to BRAM36 as Yosys maps them (no URAM)"}
+
+
+UNITS_FILE = Path(__file__).with_name("synth_units.json")
+
+
+@functools.cache
+def _unit_points() -> dict[str, Any]:
+    return json.loads(UNITS_FILE.read_text())["units"]
+
+
+def unit_logic(lanes: int) -> dict[str, float]:
+    """LUT, FF and DSP of the top's LayerNorm and GELU units at `lanes` lanes: their Yosys
+    counts at the default design (hw/perf/synth_units.json, one point each) scaled by
+    lanes; their memories are counted in `layer_memories` instead (LUT-RAM stays in)."""
+    out = dict.fromkeys(("lut", "ff", "dsp"), 0.0)
+    for row in _unit_points().values():
+        scale = lanes / row["parameters"]["LANES"]
+        c = row["counts"]
+        for key, got in (("lut", c["lut_total"]), ("ff", c["ff"]), ("dsp", c["dsp"])):
+            out[key] += got * scale
+    return out
