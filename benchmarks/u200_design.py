@@ -316,6 +316,15 @@ def render(result: dict[str, Any]) -> None:
             f"A={t['attention_engines']}: {t['pe_groups']} groups ({t['machine']}), "
             f"{t['mean_latency_ms']:.3f} ms" if t["fits"] else
             f"A={t['attention_engines']}: does not fit" for t in tried))
+    sim = ROOT / "benchmarks" / "results" / "rtl_layer_u200.json"
+    if sim.is_file():  # the RTL at this size, simulated, beside the model
+        doc = json.loads(sim.read_text())
+        p = doc["parameters"]
+        lines += ["", f"Verilator at {p['G']} groups x {p['A']} attention engines (one "
+                  f"MiniLM layer, L = {', '.join(str(c['length']) for c in doc['cases'])}, "
+                  f"`{doc['command']}`): bit-exact {doc['bit_exact']}, the layer model "
+                  f"within {doc['max_model_error'] * PERCENT:.2f}% of the simulated cycles "
+                  "(benchmarks/results/rtl_layer_u200.json)."]
     lines += ["", "## Targets of issue 20 (modeled FPGA, measured CPU)", "", *targets(result),
               "", "![roofline](../benchmarks/results/u200_roofline.png)", "",
               "![cycles per operator](../benchmarks/results/u200_op_cycles.png)", "",
