@@ -118,8 +118,10 @@ def _attention_params(cfg: DesignConfig) -> dict[str, int]:
 
 
 def _attention_small() -> dict[str, int]:
+    """D 16: a memory with D read ports crashed Yosys 0.70's memory_libmap from D 16 up
+    (docs/synthesis.md), so CI's small build is at least that wide."""
     from sim.rtl.attention_case import AttentionParams
-    return AttentionParams(d=8, max_len=16, max_k=4).hdl_parameters()
+    return AttentionParams(d=16, max_len=16, max_k=4).hdl_parameters()
 
 
 def _layer(cfg: DesignConfig, groups: int = 1) -> Any:
