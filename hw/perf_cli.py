@@ -157,6 +157,10 @@ def _estimate(args: argparse.Namespace) -> dict[str, Any]:
 
     design = _design(args, args.artifact, args.machine)
     cfg = design.cfg
+    over = [n for n in args.lengths or [] if n > cfg.max_length]
+    if over:
+        raise CliError(f"--lengths: {over} exceed the design's max_length {cfg.max_length} "
+                       "(its buffers hold no longer sequence); give lengths up to it")
     result = estimate(design, args.lengths or list(cfg.bucket_edges))
     result["per_group"] = vars(group_resources(cfg))
     result["attention_engines_total"] = vars(attention_resources(cfg))
@@ -242,6 +246,9 @@ def _select(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
 
     try:
         cfg = DesignConfig.from_yaml(args.config)
+        if args.length is not None and args.length > cfg.max_length:
+            raise CliError(f"--length: {args.length} exceeds the design's max_length "
+                           f"{cfg.max_length}; give a length up to it")
         variants = load_variants(args.task, args.accuracy)
         result = select(cfg, variants, args.latency_ms, args.max_accuracy_drop, args.length,
                         args.boards)

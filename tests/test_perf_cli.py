@@ -44,3 +44,14 @@ def test_schedule_json_plot_and_table(glue_dir: Path, tmp_path: Path,
     assert plot.stat().st_size > 0
     rows = json.loads(table.read_text())
     assert len(rows) == 48 and {"seq", "length", "groups", "admit_cycle"} <= set(rows[0])
+
+
+def test_lengths_over_the_designs_max_length_are_refused(capsys) -> None:
+    from host.cli import main
+
+    assert main(["hw", "estimate", "--lengths", "24", "200"]) == 2
+    err = capsys.readouterr().err
+    assert "--lengths: [200] exceed the design's max_length 128" in err
+    assert main(["select", "--latency-ms", "1", "--max-accuracy-drop", "0.01",
+                 "--task", "SST-2", "--length", "300"]) == 2
+    assert "--length: 300 exceeds the design's max_length 128" in capsys.readouterr().err

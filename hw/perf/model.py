@@ -439,6 +439,9 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     pipelined throughput over a length trace is what `hw.sched` reports.
     """
     cfg, board, placement = design.cfg, design.board, design.placement
+    over = [n for n in lengths if n > cfg.max_length]
+    if over:
+        raise ValueError(f"lengths {over} exceed the design's max_length {cfg.max_length}")
     share = kernel_share(board)
     clock = design.clock
     used = resources(cfg, design.groups, design.parts)
