@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from host.machine import machine_info
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_helpers import load_benchmark, redirect
 
 
 @pytest.fixture
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location("accuracy_bench",
-                                                  ROOT / "benchmarks" / "accuracy.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for name, file in (("RESULTS", "a.json"), ("DOC", "a.md"), ("PLOT", "a.png")):
-        monkeypatch.setattr(mod, name, tmp_path / file)
-    return mod
+    return redirect(load_benchmark("accuracy"), monkeypatch, tmp_path, "RESULTS", "DOC",
+                    "PLOT")
 
 
 def _row(task: str, variant: str, sparsity: float, value: float, epochs: float = 1.0) -> dict:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "attention_accuracy.py"
-
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("attention_accuracy", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench_helpers import load_benchmark
 
 
 def test_merge_replaces_only_its_own_rows(tmp_path: Path) -> None:
-    bench = load_benchmark()
+    bench = load_benchmark("attention_accuracy")
     path = tmp_path / "accuracy.json"
     other = {"task": "SST-2", "sparsity": 0.8, "value": 0.9, "baseline": 0.91}
     old = {"source": bench.SOURCE, "task": "SST-2", "value": 0.1}
@@ -34,4 +26,4 @@ def test_merge_rejects_a_malformed_table(tmp_path: Path) -> None:
     path = tmp_path / "accuracy.json"
     path.write_text(json.dumps({"rows": 3}))
     with pytest.raises(ValueError, match="accuracy.json"):
-        load_benchmark().merge(path, [])
+        load_benchmark("attention_accuracy").merge(path, [])

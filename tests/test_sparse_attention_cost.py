@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from algo.attention.cost import attention_macs, growth_exponent
-
-BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "attention_cost.py"
+from tests.bench_helpers import load_benchmark
 
 
 def test_counts() -> None:
@@ -30,9 +28,7 @@ def test_exponents() -> None:
 
 
 def test_benchmark_writes_json_and_plot(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("attention_cost", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("attention_cost")
     assert module.main(["--out-dir", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "attention_cost.json").read_text())
     assert result["kind"] == "modeled"

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.bench_helpers import load_benchmark, redirect
 
 
 @pytest.fixture
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location("u200_design",
-                                                  ROOT / "benchmarks" / "u200_design.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for name in ("RESULTS", "ROOFLINE", "OP_PLOT", "DOC"):
-        monkeypatch.setattr(mod, name, tmp_path / Path(getattr(mod, name)).name)
-    monkeypatch.setattr(mod, "BENCH", tmp_path / "bench.json")
-    return mod
+    return redirect(load_benchmark("u200_design"), monkeypatch, tmp_path, "RESULTS",
+                    "ROOFLINE", "OP_PLOT", "DOC", "BENCH")
 
 
 def test_sizes_both_models_and_labels_every_figure(bench, tmp_path: Path) -> None:
