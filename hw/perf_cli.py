@@ -157,11 +157,10 @@ def _estimate(args: argparse.Namespace) -> dict[str, Any]:
 
     design = _design(args, args.artifact, args.machine)
     cfg = design.cfg
-    over = [n for n in args.lengths or [] if n > cfg.max_length]
-    if over:
-        raise CliError(f"--lengths: {over} exceed the design's max_length {cfg.max_length} "
-                       "(its buffers hold no longer sequence); give lengths up to it")
-    result = estimate(design, args.lengths or list(cfg.bucket_edges))
+    try:
+        result = estimate(design, args.lengths or list(cfg.bucket_edges))
+    except ValueError as e:
+        raise CliError(f"--lengths: {e}") from None
     result["per_group"] = vars(group_resources(cfg))
     result["attention_engines_total"] = vars(attention_resources(cfg))
     result["engines"] = engine_costs(cfg)

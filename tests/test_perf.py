@@ -236,7 +236,7 @@ def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> 
     board = load_board("u200")
     weights = uniform_weights(cfg, 0.2)
     design = build_design(cfg, board, weights)
-    assert design.rtl_note is None
+    assert design.rtl_note is None and design.layer is not None
     g = design.groups
     assert _rtl_fits(cfg, board, rtl_parts(cfg, weights, g), g)
     assert not _rtl_fits(cfg, board, rtl_parts(cfg, weights, g + 1), g + 1)
@@ -245,6 +245,9 @@ def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> 
     est = estimate(design, [24])
     assert est["machine"].startswith("RTL layer top")
     assert est["weights"]["on_chip"]
+    cap = est["group_capacity"]  # built for dense weights, holding these sparser ones
+    assert cap["used_kept_blocks"] < cap["kept_blocks"]
+    assert cap["used_block_rows"] <= cap["block_rows"]
     used = est["resources"]
     parts = design.parts
     assert used["lut"]["used"] == parts.group.lut * g + parts.engine.lut * 6 + parts.shared.lut
@@ -261,6 +264,7 @@ def test_a_design_the_rtl_cannot_hold_falls_back_and_says_why() -> None:
     weights = uniform_weights(cfg, 0.2)
     design = build_design(cfg, board, weights)
     assert design.rtl_note is not None and "BRAM36" in design.rtl_note
+    assert "use fewer attention engines, a larger board or a smaller model" in design.rtl_note
     est = estimate(design, [24])
     assert est["machine"] == "analytical machine" and "BRAM36" in est["latency_model"]
     with pytest.raises(ConfigError, match="does not fit board u200 per SLR"):

@@ -149,7 +149,8 @@ def layer_report(image: LayerImage, length: int, k: int) -> dict[str, object]:
 
 def group_capacity(image: LayerImage) -> tuple[int, int]:
     """(block-rows, kept blocks) the busiest group stores: the G_MAX_NBR and G_MAX_NNZB a
-    build sized for these weights needs (an empty row stores no block)."""
+    build sized for these weights would need (an empty row stores no block), beside the
+    dense capacity the build has."""
     rows = [0] * image.params.groups
     blocks = [0] * image.params.groups
     for per_layer in image.plan:
@@ -187,9 +188,6 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
 
     p = image.params
     rows, blocks = group_capacity(image)
-    if rows > p.g_max_nbr or blocks > p.g_max_nnzb:
-        raise ValueError(f"group capacity: the weights need {rows} rows and {blocks} blocks, "
-                         f"the build holds {p.g_max_nbr} and {p.g_max_nnzb}")
     # the build as LayerParams.from_config sizes it (for dense weights, so one bitstream
     # takes any pruning of the model), not only these weights
     params = SpmmParams.from_config(cfg).hdl_parameters() | {

@@ -158,13 +158,23 @@ def hls_parts(cfg: DesignConfig, placement: Placement) -> Parts:
                            placement.act_uram + placement.weight_uram))
 
 
-def rtl_parts(cfg: DesignConfig, weights: dict[str, HPMatrix], groups: int) -> Parts:
-    """The RTL layer top on `groups` groups: each group's hp_spmm holds its share of the
-    weights (hw.perf.layer.layer_resources)."""
+def rtl_layer(cfg: DesignConfig, weights: dict[str, HPMatrix], groups: int) -> dict[str, Any]:
+    """The RTL layer top on `groups` groups: the weights' dealt plan (`image`, what the
+    cycle model runs) and its resources (hw.perf.layer.layer_resources)."""
     from hw.perf.layer import layer_resources, weight_plan
 
-    res = layer_resources(cfg, weight_plan(cfg, weights, groups))
-    return Parts(res["group"], res["attention_engine"], res["shared"])
+    image = weight_plan(cfg, weights, groups)
+    return {**layer_resources(cfg, image), "image": image}
+
+
+def _rtl_parts_of(layer: dict[str, Any]) -> Parts:
+    return Parts(layer["group"], layer["attention_engine"], layer["shared"])
+
+
+def rtl_parts(cfg: DesignConfig, weights: dict[str, HPMatrix], groups: int) -> Parts:
+    """The RTL layer top's parts on `groups` groups (each group's hp_spmm holds its share
+    of the weights)."""
+    return _rtl_parts_of(rtl_layer(cfg, weights, groups))
 
 
 def floorplan(cfg: DesignConfig, board: Any, parts: Parts,
@@ -306,10 +316,11 @@ def check_fits(cfg: DesignConfig, board: Any, groups: int = 1,
 class Design:
     """A config on a board with a PE-group count and a weight placement.
 
-    `rtl_note` is None when the design is the RTL layer top (hw/rtl/encoder_layer.sv:
-    each group holds its share of the weights, operators one after another, cycles from
-    hw.perf.layer); otherwise it says why the design is the analytical machine instead
-    (separate weight store or DDR streaming, costs from hw.perf.ops).
+    `layer` is set when the design is the RTL layer top (hw/rtl/encoder_layer.sv: each
+    group holds its share of the weights, operators one after another; `rtl_layer`'s
+    plan and resources, cycles from hw.perf.layer); otherwise `rtl_note` says why the
+    design is the analytical machine instead (separate weight store or DDR streaming,
+    costs from hw.perf.ops).
     """
 
     cfg: DesignConfig
@@ -321,16 +332,7 @@ class Design:
     cost: CostModel
     parts: Parts
     rtl_note: str | None = None
-
-    @functools.cached_property
-    def rtl(self) -> tuple[Any, str | None]:
-        """(the layer top's plan for these weights, None) for the RTL machine, else
-        (None, why not): latency then comes from `cost`."""
-        from hw.perf.layer import weight_plan
-
-        if self.rtl_note is not None:
-            return None, self.rtl_note
-        return weight_plan(self.cfg, self.weights, self.groups), None
+    layer: dict[str, Any] | None = None
 
     @property
     def clock(self) -> dict[str, Any]:
@@ -362,7 +364,7 @@ def _rtl_buildable(cfg: DesignConfig) -> str | None:
 
 
 def _rtl_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
-                groups: int | None, in_flight: int) -> Design | str:
+                groups: int | None) -> Design | str:
     """The RTL layer top sized for the board, or why it cannot be (then the caller builds
     the analytical machine)."""
     why = _rtl_buildable(cfg)
@@ -371,22 +373,26 @@ def _rtl_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
     fit = rtl_max_groups(cfg, board, weights)
     if fit < 1:
         need = rtl_parts(cfg, weights, 1)
-        return (f"the RTL layer top does not fit board {board.name} per SLR (one group "
-                f"holding all weights needs {need.group.bram} BRAM36, {cfg.attn_heads_parallel}"
-                f" attention engines {need.engine.lut * cfg.attn_heads_parallel} LUT; Yosys "
-                "maps its memories to BRAM, not URAM)")
+        return (f"the RTL layer top does not fit board {board.name} per SLR at any group "
+                f"count (one group holding all weights needs {need.group.bram} BRAM36, "
+                f"{cfg.attn_heads_parallel} attention engines "
+                f"{need.engine.lut * cfg.attn_heads_parallel} LUT; Yosys maps its memories "
+                "to BRAM, not URAM): use fewer attention engines, a larger board or a "
+                "smaller model")
     if groups is not None and groups > fit:
         raise ConfigError(f"pe_groups: {groups} exceed the {fit} groups of the RTL layer top "
                           f"that fit board {board.name}")
     g = fit if groups is None else groups
-    parts = rtl_parts(cfg, weights, g)
+    layer = rtl_layer(cfg, weights, g)
+    parts = _rtl_parts_of(layer)
     if not _rtl_fits(cfg, board, parts, g):  # fit is not monotonic in G: check this one
         raise ConfigError(f"pe_groups: {g} groups of the RTL layer top do not fit board "
                           f"{board.name} per SLR (each holds 1/{g} of the weights); "
                           f"{fit} do")
     placement = Placement(True, weight_bytes(weights), parts.shared.bram, 0,
                           parts.group.bram * g, 0)
-    return Design(cfg, board, weights, g, placement, 1, CostModel(cfg, weights), parts)
+    return Design(cfg, board, weights, g, placement, 1, CostModel(cfg, weights), parts,
+                  layer=layer)
 
 
 MACHINES = ("auto", "rtl", "analytical")
@@ -404,7 +410,7 @@ def build_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
     if machine == "analytical":
         rtl: Design | str = "the analytical machine was asked for"
     else:
-        rtl = _rtl_design(cfg, board, weights, groups, in_flight)
+        rtl = _rtl_design(cfg, board, weights, groups)
         if isinstance(rtl, Design):
             return rtl
         if machine == "rtl":
@@ -441,14 +447,15 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     cfg, board, placement = design.cfg, design.board, design.placement
     over = [n for n in lengths if n > cfg.max_length]
     if over:
-        raise ValueError(f"lengths {over} exceed the design's max_length {cfg.max_length}")
+        raise ValueError(f"{over} exceed the design's max_length {cfg.max_length} (its "
+                         "buffers hold no longer sequence); give lengths up to it")
     share = kernel_share(board)
     clock = design.clock
     used = resources(cfg, design.groups, design.parts)
     peak_board = board.kernel_dsp * MACS_PER_DSP_INT8 * design.clock_hz
     lanes = design.groups * cfg.bo * cfg.m + cfg.attn_heads_parallel * cfg.model.head_dim
     peak_design = lanes * design.clock_hz
-    image, no_rtl = design.rtl
+    image = design.layer["image"] if design.layer else None
     per_length = []
     for length in lengths:
         analytical = design.cost.sequence_cycles(length, design.groups)
@@ -475,13 +482,15 @@ def estimate(design: Design, lengths: list[int]) -> dict[str, Any]:
     return {
         "board": board.name, "model": MODEL_NAME, "figures": "modeled",
         "latency_model": RTL_LATENCY_MODEL if image is not None else
-        f"{ANALYTICAL_LATENCY_MODEL}; not the RTL's, because {no_rtl}",
+        f"{ANALYTICAL_LATENCY_MODEL}; not the RTL's, because {design.rtl_note}",
         "pe_groups": design.groups, "attention_engines": cfg.attn_heads_parallel,
         "clock_mhz": clock["mhz"], "clock": clock,
         "resource_model": resource_sources(cfg),
-        "machine": "RTL layer top (hw/rtl/encoder_layer.sv)" if design.rtl_note is None
+        "machine": "RTL layer top (hw/rtl/encoder_layer.sv)" if design.layer
         else "analytical machine", "parts": {k: vars(getattr(design.parts, k))
                                              for k in ("group", "engine", "shared")},
+        **({"group_capacity": design.layer["group_capacity"],
+            "parts_source": design.layer["source"]} if design.layer else {}),
         "floorplan": [s.to_dict() for s in floorplan(cfg, board, design.parts,
                                                      design.groups)],
         "resources": {k: {"used": used[k], "kernel_share": share[k],
@@ -524,9 +533,9 @@ def best_design(cfg: DesignConfig, board: Any, density: float, lengths: list[int
                for p in estimate(design, sorted(set(clipped)))["per_length"]}
         mean_ms = sum(per[n] for n in clipped) / len(clipped)
         tried.append({"attention_engines": engines, "fits": True, "pe_groups": design.groups,
-                      "machine": "rtl" if design.rtl_note is None else "analytical",
+                      "machine": "rtl" if design.layer else "analytical",
                       "mean_latency_ms": mean_ms})
-        key = (design.rtl_note is not None, mean_ms, design)
+        key = (design.layer is None, mean_ms, design)
         if best is None or key[:2] < best[:2]:
             best = key
     if best is None:
