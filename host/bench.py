@@ -9,9 +9,11 @@ lengths on the same inputs and threads (host.bench_engines). Models: the package
 and BERT-base shapes (`BertConfig()` defaults, random weights: timing depends on shapes
 only, not values). Inputs are random token ids of the traced lengths, for the same reason.
 
-Modeled: the U200 latency per sequence from the `hw.perf` analytical model (all PE
-groups on one sequence) and the pipelined throughput from the `hw.sched` length-aware
-scheduler when that package is present, for HP weights at `HP_DENSITY`.
+Modeled: the U200 latency per sequence of the best design that fits
+(`hw.perf.model.best_design`: the RTL layer top and its cycle model where it fits, else the
+analytical machine, named in each row's `source`), and the pipelined throughput of the
+analytical machine from the `hw.sched` length-aware scheduler when that package is
+present, for HP weights at `HP_DENSITY`.
 
 The traces are the tokenized lengths of SST-2 dev and MRPC dev; to keep the default run
 within minutes on 2 cores, each measurement uses a seeded random subsample of the trace
@@ -273,7 +275,7 @@ def modeled_rows(model_name: str, trace: str, lat: np.ndarray,
     ms = [per[min(int(v), cfg.max_length)]["latency_ms"] for v in lat]
     source = (f"{MODEL_NAME}; {est['machine']}: {design.groups} PE groups x "
               f"{cfg.attn_heads_parallel} attention engines at {design.clock['mhz']:g} MHz "
-              f"({design.clock['bound'].split(':')[0]}), HP density {HP_DENSITY}, one "
+              f"(bound: {design.clock['bound']}), HP density {HP_DENSITY}, one "
               f"sequence at a time; latency: {est['latency_model']}")
     rows = [{"model": model_name, "trace": trace, "device": BOARD, "system": "sbf-hp-int8",
              "padding": "real-lengths", "n": int(len(lat)), "batch_size": 1,
