@@ -58,9 +58,13 @@ def load_rows() -> list[dict[str, Any]]:
 
 
 # How a pruned row was pruned beyond --prune-epochs; rows written before these settings
-# existed used these values.
+# existed used these values. They are algo.prune's defaults (gradual.DEFAULT_END,
+# distill.DEFAULT_HARDNESS, ...; tests/test_prune_accuracy_table.py checks they agree),
+# written out so that --render needs no torch.
 RECIPE_DEFAULTS: dict[str, Any] = {"prune_steps": None, "prune_end": 0.7, "prune_lr": None,
                                    "hardness": 0.5, "temperature": 2.0, "hidden_weight": 0.0}
+RECIPE_NAMES = {"prune_steps": "steps", "prune_end": "masks fixed after", "prune_lr": "lr",
+                "hardness": "KD hardness", "temperature": "KD T", "hidden_weight": "hidden KD"}
 
 
 def _recipe(row: dict[str, Any]) -> tuple:
@@ -113,14 +117,15 @@ def _recipe_of(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in RECIPE_DEFAULTS}
 
 
+def _recipe_changes(row: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The recipe settings of a row that differ from the defaults."""
+    return [(k, v) for k, v in zip(RECIPE_DEFAULTS, _recipe(row), strict=True)
+            if v != RECIPE_DEFAULTS[k]]
+
+
 def _recipe_label(row: dict[str, Any]) -> str:
     """The recipe settings that differ from the defaults, for the table ('' = defaults)."""
-    names = {"prune_steps": "steps", "prune_end": "masks fixed after",
-             "prune_lr": "lr", "hardness": "KD hardness", "temperature": "KD T",
-             "hidden_weight": "hidden KD"}
-    return ", ".join(f"{names[k]} {v:g}" for k, v in zip(RECIPE_DEFAULTS, _recipe(row),
-                                                          strict=True)
-                     if v != RECIPE_DEFAULTS[k])
+    return ", ".join(f"{RECIPE_NAMES[k]} {v:g}" for k, v in _recipe_changes(row))
 
 
 def _same_setup(saved: dict[str, Any], task: str, args: argparse.Namespace, data: Any,
@@ -233,11 +238,12 @@ def integer_dev(task: str, args: argparse.Namespace, model_dir: Path | None = No
         "cosine_mean": got["cosine_mean"], "seconds": round(time.time() - t0, 1)}}
 
 
-def _pruned_key(task: str, variant: str, structure: str, sparsity: float,
-                args: argparse.Namespace) -> tuple:
-    return _key({"task": task, "variant": variant, "structure": structure,
-                 "target_sparsity": sparsity, "epochs": args.prune_epochs,
-                 "recipe": _recipe_of(args)})
+def _pruned_spec(task: str, variant: str, structure: str, sparsity: float,
+                 args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of the row this run would write that `_key` and `_row_dir` read."""
+    return {"task": task, "variant": variant, "structure": structure,
+            "target_sparsity": sparsity, "epochs": args.prune_epochs,
+            "recipe": _recipe_of(args)}
 
 
 def _row_dir(row: dict[str, Any]) -> Path:
@@ -247,8 +253,7 @@ def _row_dir(row: dict[str, Any]) -> Path:
     structure = _structure(row)
     parts = [row["variant"] if structure == "hp" else structure,
              f"{round(row['target_sparsity'] * PERCENT)}", f"{row['epochs']:g}ep"]
-    parts += [f"{k}{v:g}" for k, v, d in zip(RECIPE_DEFAULTS, _recipe(row),
-                                              RECIPE_DEFAULTS.values(), strict=True) if v != d]
+    parts += [f"{k}{v:g}" for k, v in _recipe_changes(row)]
     return WORK / row["task"] / "-".join(parts)
 
 
@@ -293,7 +298,8 @@ def run_pruned(task: str, variant: str, structure: str, sparsity: float, dense_d
     from algo.train import evaluate
 
     shape = structure_shape(structure, sparsity, args.bo, args.bi)
-    done = _done(_pruned_key(task, variant, structure, sparsity, args))
+    spec = _pruned_spec(task, variant, structure, sparsity, args)
+    done = _done(_key(spec))
     if (done and _same_setup(done, task, args, data, args.prune_epochs)
             and _same_shape(done, shape) and not args.redo):
         return
@@ -317,7 +323,7 @@ def run_pruned(task: str, variant: str, structure: str, sparsity: float, dense_d
                            "best": found.best, "chose_uniform": found.best == 0,
                            "holdout_scores": [s["score"] for s in found.scores],
                            "holdout_losses": [s["loss"] for s in found.scores]}
-        uniform = _done(_pruned_key(task, "uniform", structure, sparsity, args))
+        uniform = _done(_key(spec | {"variant": "uniform"}))
         if (found.best == 0 and uniform is not None and _same_shape(uniform, shape)
                 and _same_setup(uniform, task, args, data, args.prune_epochs)):
             # Same plan, seed and config as the uniform row: the run would repeat it exactly.
@@ -327,9 +333,7 @@ def run_pruned(task: str, variant: str, structure: str, sparsity: float, dense_d
                    "wall_s": round(time.time() - t0, 1)}
             save_row(row)
             return
-    out = _row_dir({"task": task, "variant": variant, "structure": structure,
-                    "target_sparsity": sparsity, "epochs": args.prune_epochs,
-                    "recipe": _recipe_of(args)})
+    out = _row_dir(spec)
     cfg = replace(_train_cfg(args, args.prune_epochs), max_steps=args.prune_steps,
                   lr=args.prune_lr or args.lr)
     distill = DistillConfig(temperature=args.temperature, hardness=args.hardness,
@@ -383,9 +387,10 @@ def render(rows: list[dict[str, Any]]) -> None:
         "subset of the train split when smaller than it). Pruned rows start from the dense "
         "row's model, prune every encoder linear gradually on the cubic schedule to the HP "
         "target, and distil from that dense model; the recipe column names the settings "
-        "that differ from the default recipe (lr of the dense run, masks fixed after 70% of "
-        "the run, KD hardness 0.5, T 2, no hidden-state KD). Metrics in percent; delta = "
-        "headline metric minus dense.",
+        "that differ from the default recipe (lr of the dense run, masks fixed after "
+        f"{RECIPE_DEFAULTS['prune_end']:.0%} of the run, KD hardness "
+        f"{RECIPE_DEFAULTS['hardness']:g}, T {RECIPE_DEFAULTS['temperature']:g}, no "
+        "hidden-state KD). Metrics in percent; delta = headline metric minus dense.",
         "",
         "| task | variant | target sparsity | measured sparsity | HP (bo,bi,m) | recipe "
         "| dev metrics | delta | train ex. | epochs | steps | wall s |",

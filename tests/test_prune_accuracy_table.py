@@ -117,3 +117,15 @@ def test_a_row_pruned_to_another_hp_shape_is_not_reused(bench) -> None:
     row = _row("STS-B", "uniform", 0.7, 0.35) | {"m": 8}
     assert not bench._same_shape(row, HPShape(16, 16, 5))  # made before choose_m took m=5
     assert bench._same_shape(row, HPShape(16, 16, 8))
+
+
+def test_the_recipe_defaults_are_algo_prunes(bench) -> None:
+    """The script writes them out (--render needs no torch): they must stay the library's."""
+    from algo.prune.distill import DEFAULT_HARDNESS, DEFAULT_TEMPERATURE, DistillConfig
+    from algo.prune.gradual import DEFAULT_END
+
+    assert bench.RECIPE_DEFAULTS == {"prune_steps": None, "prune_end": DEFAULT_END,
+                                     "prune_lr": None, "hardness": DEFAULT_HARDNESS,
+                                     "temperature": DEFAULT_TEMPERATURE,
+                                     "hidden_weight": DistillConfig().hidden_weight}
+    assert set(bench.RECIPE_NAMES) == set(bench.RECIPE_DEFAULTS)
