@@ -219,7 +219,7 @@ def integer_dev(task: str, args: argparse.Namespace, model_dir: Path | None = No
     )
     from hw.config import DesignConfig
     from hw.hls.golden_ref import topk_attention
-    from sim.golden.check import compare, tokenize
+    from sim.golden.check import split_fidelity
 
     t0 = time.time()
     k = DesignConfig().attn_k
@@ -227,10 +227,8 @@ def integer_dev(task: str, args: argparse.Namespace, model_dir: Path | None = No
                      task_spec(task).num_labels)
     texts_a, texts_b, _ = calibration_texts(task, DEFAULT_CALIB_N, args.glue_dir)
     qm = quantize_source(src, texts_a, texts_b, args.max_length, progress=False)
-    dev = load_split(task, "dev", args.glue_dir)
-    tok = tokenize(src.tokenizer, dev.texts_a, dev.texts_b, args.max_length)
-    got = compare(src.model, qm, tok, progress=True, attention=topk_attention(k), task=task,
-                  labels=dev.labels)
+    got = split_fidelity(src.model, src.tokenizer, qm, load_split(task, "dev", args.glue_dir),
+                         args.max_length, progress=True, attention=topk_attention(k))
     return {"int_dev": got["int_metrics"], "int_eval": {
         "what": "integer golden model (sim.golden) with top-k attention, float host "
                 "embeddings and head", "attention_k": k, "calib_split": f"{task}/train",

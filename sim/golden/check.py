@@ -24,6 +24,8 @@ from sim.golden.requant import saturate
 if TYPE_CHECKING:
     import torch
 
+    from algo.glue import GlueSplit
+
 # Sentences per float forward pass (padded to the longest in the batch, masked).
 FLOAT_BATCH = 64
 
@@ -164,3 +166,13 @@ def compare(model: torch.nn.Module, qmodel: QuantizedModel, tok: Tokenized,
     result["seconds_float"] = round(t1 - t0, 2)
     result["seconds_golden"] = round(t2 - t1, 2)
     return result
+
+
+def split_fidelity(model: torch.nn.Module, tokenizer, qmodel: QuantizedModel, data: GlueSplit,
+                   max_length: int, progress: bool = False,
+                   attention: AttentionFn = dense_attention) -> dict:
+    """`compare` on a GLUE split (truncated to max_length), with both models' task
+    metrics from its labels."""
+    tok = tokenize(tokenizer, data.texts_a, data.texts_b, max_length)
+    return compare(model, qmodel, tok, progress=progress, attention=attention, task=data.task,
+                   labels=data.labels)

@@ -114,8 +114,10 @@ def _quantize(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import replace
+
     from algo.glue import GlueError, count_truncated, load_split
-    from sim.golden.check import compare, tokenize
+    from sim.golden.check import split_fidelity
 
     if args.calib_task in (None, args.task) and args.split.lower() == "train":
         raise CliError("--split train is the calibration split; evaluate on dev, or pass "
@@ -125,17 +127,17 @@ def _check(args: argparse.Namespace) -> dict[str, Any]:
     except GlueError as e:
         raise CliError(str(e)) from None
     n = len(data) if args.limit is None else min(args.limit, len(data))
+    data = replace(data, texts_a=data.texts_a[:n], labels=data.labels[:n],
+                   texts_b=data.texts_b[:n] if data.texts_b is not None else None)
     qm, src, info = _quantized(args, args.task)
-    texts_a, texts_b = data.texts_a[:n], data.texts_b[:n] if data.texts_b is not None else None
-    tok = tokenize(src.tokenizer, texts_a, texts_b, args.max_length)
-    truncated = count_truncated(src.tokenizer, texts_a, texts_b, args.max_length)
+    truncated = count_truncated(src.tokenizer, data.texts_a, data.texts_b, args.max_length)
     attention = {}
     if args.attention_k is not None:
         from hw.hls.golden_ref import topk_attention
 
         attention = {"attention": topk_attention(args.attention_k)}
-    result = compare(src.model, qm, tok, progress=show_progress(args), task=data.task,
-                     labels=data.labels[:n], **attention)
+    result = split_fidelity(src.model, src.tokenizer, qm, data, args.max_length,
+                            progress=show_progress(args), **attention)
     return {"task": data.task, "split": args.split, "max_length": args.max_length,
             "attention_k": args.attention_k,
             "truncated": truncated, **result,
