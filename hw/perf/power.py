@@ -28,7 +28,3 @@ def design_power(used: dict[str, float], clock_mhz: float, static_w: float) -> d
     return {"static_w": static_w, "dynamic_w": dynamic,
             "total_w": static_w + sum(dynamic.values()), "figures": "modeled",
             "source": SOURCE}
-
-
-def joules_per_sequence(watts: float, latency_s: float) -> float:
-    return watts * latency_s
