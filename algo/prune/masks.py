@@ -21,15 +21,20 @@ from algo.prune.plan import PrunePlan
 _DENSITY_EPS = 1e-9
 
 
-def scheduled_shape(plan: PrunePlan, name: str, fraction: float) -> tuple[HPShape, float]:
-    """The HP shape and block keep ratio for `name` when `fraction` (0..1) of its way
-    from dense to the plan's density has been pruned."""
+def scheduled_density(plan: PrunePlan, name: str, fraction: float) -> float:
+    """The density of `name` when `fraction` (0..1) of its way from dense to the plan's
+    density has been pruned."""
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"schedule fraction must be in [0, 1], got {fraction}")
+    return 1.0 - fraction * (1.0 - plan.density(name))
+
+
+def scheduled_shape(plan: PrunePlan, name: str, fraction: float) -> tuple[HPShape, float]:
+    """The HP shape and block keep ratio for `name` at that point of the schedule."""
+    density = scheduled_density(plan, name, fraction)
     s = plan.shape
     if fraction >= 1.0:
         return s, plan.keep_ratio(name)
-    density = 1.0 - fraction * (1.0 - plan.density(name))
     m_t = max(s.m, min(s.bi, math.ceil(density * s.bi - _DENSITY_EPS)))
     return HPShape(s.bo, s.bi, m_t), min(1.0, density * s.bi / m_t)
 
@@ -86,11 +91,9 @@ class MagnitudeMasks(MaskSet):
                block_scores: Mapping[str, np.ndarray] | None = None) -> None:
         if block_scores is not None:
             raise ValueError("unstructured masks take no block scores")
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"schedule fraction must be in [0, 1], got {fraction}")
         for name, lin in self.linears.items():
-            density = 1.0 - fraction * (1.0 - plan.density(name))
-            self.masks[name] = magnitude_mask(lin.weight, density)
+            self.masks[name] = magnitude_mask(lin.weight,
+                                              scheduled_density(plan, name, fraction))
             self.shapes[name] = plan.shape
         self.apply()
 

@@ -82,8 +82,8 @@ def structure_shape(structure: str, sparsity: float, bo: int, bi: int) -> HPShap
 def structure_plan(model: torch.nn.Module, structure: str, sparsity: float,
                    shape: HPShape) -> PrunePlan:
     """The uniform plan of `structure`: fine keeps every block (its density is m/bi)."""
-    density = shape.m / shape.bi if structure == "fine" else 1.0 - sparsity
-    return uniform_plan(linear_sizes(encoder_linears(model)), density, shape)
+    return make_uniform_plan(model, 1.0 - shape.m / shape.bi if structure == "fine"
+                             else sparsity, shape)
 
 
 def make_uniform_plan(model: torch.nn.Module, sparsity: float, shape: HPShape) -> PrunePlan:
