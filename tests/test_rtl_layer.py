@@ -85,6 +85,10 @@ def test_two_layers_bit_exact_verilator(stress: bool) -> None:
     for r in rows:
         assert sum(r["op_cycles"].values()) <= r["cycles"] + 64
         assert 0 < r["utilization"] < 1
+        if not stress:  # ideal streams: the cycle model (fitted on this build) holds
+            measured = sum(r["op_cycles"].values())
+            assert abs(r["model_cycles"] - measured) <= 0.02 * measured, r["name"]
+            assert set(r["model_op_cycles"]) == set(r["op_cycles"])
 
 
 @pytest.mark.xdist_group("rtl_verilator")

@@ -33,7 +33,17 @@ from hw.perf.ops import ATTN_OUT_W, FFN1_W, FFN2_W, K_W, Q_W, V_W
 from sim.golden.nonlinear import GAMMA_BITS
 from sim.golden.requant import MULT_BITS
 from sim.rtl.cycles import attention_cycles, spmm_cycles, tile_sizes
-from sim.rtl.layer_case import LANE_BITS, OPS, PERF_KINDS, LayerImage, LayerParams, op_plan
+from sim.rtl.layer_case import (
+    LANE_BITS,
+    OPS,
+    PERF_KINDS,
+    LayerImage,
+    LayerParams,
+    mac_lanes,
+    op_lanes,
+    op_macs,
+    op_plan,
+)
 from sim.rtl.vector_case import BIAS_BYTES, SHIFT_W, gelu_cycles, layernorm_cycles
 
 # The encoder linears behind each operator of the layer top, in its block-row order.
@@ -111,27 +121,6 @@ def weight_plan(cfg: DesignConfig, weights: Mapping[str, HPMatrix], groups: int)
     return LayerImage(p, cfg.model.layers, [], b"", b"", b"", nnz, plan)
 
 
-def op_macs(image: LayerImage, length: int, k: int) -> dict[str, int]:
-    """Useful MACs of each operator kind over the image's layers: stored weights times
-    tokens for the linears; for attention the exact part (k keys by head_dim, scores and
-    values, every query and head)."""
-    out = dict.fromkeys(PERF_KINDS, 0)
-    for per_layer in image.nnz:
-        for op, n in per_layer.items():
-            out[op] += n * length
-    out["attention"] = image.layers * 2 * length * min(k, length) * image.params.hidden
-    return out
-
-
-def op_lanes(p: LayerParams) -> dict[str, int]:
-    """MAC lanes of the engines that run each operator kind (0: no MACs)."""
-    lanes = dict.fromkeys(PERF_KINDS, 0)
-    for op in OPS:
-        lanes[op] = p.groups * p.w * p.m
-    lanes["attention"] = p.engines * p.head_dim
-    return lanes
-
-
 def layer_report(image: LayerImage, length: int, k: int) -> dict[str, object]:
     """Cycles, useful MACs and lane utilisation per operator kind for one sequence."""
     cycles = layer_op_cycles(image, length, k)
@@ -142,9 +131,8 @@ def layer_report(image: LayerImage, length: int, k: int) -> dict[str, object]:
                                    if lanes[op] and cycles[op] else None)}
               for op in PERF_KINDS}
     total = sum(cycles.values())
-    all_lanes = lanes["qkv"] + lanes["attention"]
     return {"cycles": total, "macs": sum(macs.values()), "per_op": per_op,
-            "utilization": sum(macs.values()) / (total * all_lanes)}
+            "utilization": sum(macs.values()) / (total * mac_lanes(image.params))}
 
 
 def group_capacity(image: LayerImage) -> tuple[int, int]:

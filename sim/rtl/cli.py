@@ -109,12 +109,6 @@ def _layer(args: argparse.Namespace, cfg, sim, options) -> tuple[dict, list[dict
     cases = [make_case(f"{origin}:L{len(x)}", src.quantized, x, cfg.attn_k, layers)
              for x in seqs]
     rows = simulate_layer(image, cases, sim, options, args.build_dir, bool(args.waves))
-    from hw.perf.layer import layer_op_cycles
-
-    for row, case in zip(rows, cases, strict=True):  # what hw.perf predicts beside it
-        model = layer_op_cycles(image, case.length, case.k)
-        row["model_cycles"] = sum(model.values())
-        row["model_op_cycles"] = model
     return params.hdl_parameters(), rows
 
 

@@ -346,13 +346,37 @@ def make_case(name: str, model: QuantizedModel, x: np.ndarray, k: int, layers: i
     return LayerCase(name, x, k, want.astype(np.int8))
 
 
+def op_macs(image: LayerImage, length: int, k: int) -> dict[str, int]:
+    """Useful MACs of each operator kind over the image's layers (the keys of
+    perf_cycles): stored weights times tokens for the linears; for attention the exact
+    part (k keys by head_dim, scores and values, every query and head)."""
+    out = dict.fromkeys(PERF_KINDS, 0)
+    for per_layer in image.nnz:
+        for op, n in per_layer.items():
+            out[op] += n * length
+    out["attention"] = image.layers * 2 * length * min(k, length) * image.params.hidden
+    return out
+
+
+def op_lanes(p: LayerParams) -> dict[str, int]:
+    """MAC lanes of the engines that run each operator kind (0: no MACs): G groups of W
+    PEs x M MACs for the linears, A engines of head_dim for attention."""
+    lanes = dict.fromkeys(PERF_KINDS, 0)
+    for op in OPS:
+        lanes[op] = p.groups * p.w * p.m
+    lanes["attention"] = p.engines * p.head_dim
+    return lanes
+
+
 def useful_macs(image: LayerImage, length: int, k: int) -> int:
-    """MACs the golden model needs: stored weights times tokens, plus the attention's
-    exact part (k keys by head_dim, scores and values) for every query and head."""
-    p = image.params
-    lin = sum(sum(d.values()) for d in image.nnz) * length
-    keys = min(k, length)
-    return lin + image.layers * 2 * length * keys * p.hidden
+    """MACs the golden model needs: every operator's `op_macs`."""
+    return sum(op_macs(image, length, k).values())
+
+
+def mac_lanes(p: LayerParams) -> int:
+    """Multipliers of the build: the groups' and the attention engines'."""
+    lanes = op_lanes(p)
+    return lanes[OPS[0]] + lanes["attention"]
 
 
 def layer_cycles_bound(image: LayerImage, length: int) -> int:

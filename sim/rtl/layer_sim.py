@@ -11,23 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.rtl.layer_case import LayerCase, LayerImage, LayerRun, useful_macs
+from sim.rtl.layer_case import LayerCase, LayerImage, LayerRun, mac_lanes, useful_macs
 from sim.rtl.runner import ENGINES, int8_mismatches, run_cases, waves_field
 from sim.rtl.simulators import Simulator
 from sim.rtl.stimulus import StimulusOptions
-
-
-def mac_lanes(image: LayerImage) -> int:
-    """Multipliers of the build: G groups of W PEs x M MACs, A engines of head_dim."""
-    p = image.params
-    return p.groups * p.w * p.m + p.engines * p.head_dim
 
 
 def simulate_layer(image: LayerImage, cases: Sequence[LayerCase], sim: Simulator,
                    options: StimulusOptions, build_root: Path | None = None,
                    waves: bool = False) -> list[dict[str, Any]]:
     """Per case: bit_exact, mismatches, cycles (measured), cycles per operator, useful
-    MACs and utilization = useful MACs / (MAC lanes x cycles)."""
+    MACs, utilization = useful MACs / (MAC lanes x cycles), and beside them what
+    hw.perf.layer predicts (model_cycles, model_op_cycles), as the engine sims do."""
+    from hw.perf.layer import layer_op_cycles
+
     p = image.params
     for case in cases:
         if case.x.shape[1] != p.hidden or not 1 <= case.length <= p.max_len:
@@ -38,11 +35,12 @@ def simulate_layer(image: LayerImage, cases: Sequence[LayerCase], sim: Simulator
     raw = run_cases(ENGINES["layer"], p.hdl_parameters(), [LayerRun(image, list(cases))],
                     sim, options, build_root, waves)
     rows = []
-    lanes = mac_lanes(image)
+    lanes = mac_lanes(p)
     for case, res in zip(cases, raw, strict=True):
         mismatches = int8_mismatches(res["output"], case.expected)
         cycles = int(res["cycles"])
         macs = useful_macs(image, case.length, case.k)
+        model = layer_op_cycles(image, case.length, case.k)
         rows.append({
             "name": case.name,
             "length": case.length,
@@ -54,6 +52,8 @@ def simulate_layer(image: LayerImage, cases: Sequence[LayerCase], sim: Simulator
             "op_cycles": res["perf"],
             "macs": macs,
             "utilization": round(macs / (lanes * cycles), 4),
+            "model_cycles": sum(model.values()),
+            "model_op_cycles": model,
             **waves_field(res),
         })
     return rows
