@@ -21,7 +21,7 @@ import numpy as np
 from hw.config import DesignConfig
 from sim.golden.nonlinear import SOFTMAX_RECIP_BITS
 from sim.golden.sparse_attention import topk_count
-from sim.rtl.cycles import ISSUE_TO_OUTPUT, attention_cycles, attention_query_cycles, tile_sizes
+from sim.rtl.cycles import ISSUE_TO_OUTPUT, attention_cycles, tile_sizes
 
 # Xilinx WP486/WP487: a DSP48E2 can do two int8 MACs per cycle when the products share an
 # operand (see ../shared/research/boards.md): the board's int8 peak. The RTL has no such
@@ -192,8 +192,9 @@ class AttentionEngine:
 
     K and V load in L cycles (side by side); then per query: accept Q, estimate every key
     with head_dim 4-bit products (one key per cycle, an insertion network keeps the top
-    k), and the fixed-length exact part (k scores, k i-exps, the reciprocal, k V rows,
-    requantize, send). Heads are dealt to the A engines of a design round-robin.
+    k), and the exact part in five stages that each work on their own query (k scores,
+    k i-exps, the reciprocal, k V rows, requantize and send). Heads are dealt to the A
+    engines of a design round-robin.
     """
 
     cfg: DesignConfig
@@ -201,12 +202,8 @@ class AttentionEngine:
     def kept(self, length: int) -> int:
         return topk_count(length, self.cfg.attn_k)
 
-    def query_cycles(self, length: int) -> int:
-        """The exact part of one query; the next query's estimate overlaps it."""
-        return attention_query_cycles(length, self.cfg.attn_k, self.cfg.model.head_dim)
-
     def head_cycles(self, length: int) -> int:
-        """One run: load K and V, then every query, max(estimate, exact part) each."""
+        """One run: load K and V, then every query, max(estimate, longest exact stage)."""
         return attention_cycles(length, self.cfg.attn_k, self.cfg.model.head_dim)
 
     def cycles(self, length: int, engines: int | None = None) -> int:

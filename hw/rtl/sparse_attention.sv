@@ -2,18 +2,20 @@
 // sim/golden/sparse_attention.py:sparse_attention_head and sim/golden/nonlinear.py.
 //
 // Per run: K and V (L rows of D int8 each) stream in and stay on chip; the K scale of the
-// 4-bit estimate (max|K|, an abs stage and a max tree) is taken while K loads. Then two
-// units work on consecutive queries at once (docs/rtl.md has the exact cycle recurrence):
+// 4-bit estimate (max|K|, an abs stage and a max tree) is taken while K loads. Then the
+// estimator and the exact unit work on consecutive queries at once (docs/rtl.md has the
+// exact cycle recurrence):
 //   estimator   one key per cycle, queries back to back: Q row -> abs, max tree,
 //               thresholds, 4-bit codes (the Q pipeline); key row j -> abs, 4-bit codes,
 //               D reads of the 256-entry product table, adder tree; a sorted insertion
 //               network keeps the top k (estimate descending, ties to the lower index).
 //               A query's last key hands its k indices and Q row to the exact unit.
-//   exact unit  per query: DOT (k int8 q.k, adder tree, requant to SCORE_BITS), EXP (i-exp
-//               of score - max, summed), DIV (2^RECIP_BITS / sum, radix 4), PV (probability
-//               times the k V rows, accumulated), OUT (requant to int8), SEND.
-// So the estimate of query i+1 runs while the exact part of query i does, and a query
-// costs max(estimate, exact part) in the steady state, not their sum.
+//   exact unit  five stages, each on its own query: DOT (k int8 q.k, adder tree, requant
+//               to SCORE_BITS), EXP (i-exp of score - max, summed), DIV (2^RECIP_BITS /
+//               sum, radix 4), PV (probability times the k V rows, accumulated), OUT
+//               (requant to int8, send).
+// So a query costs max(L, the longest exact stage) in the steady state, not the estimate
+// plus the exact part, nor the sum of the exact stages.
 // Every stage holds at most one carry chain, one multiply or one table read (docs/rtl.md,
 // "Logic depth"); the only loop is the insertion network (one compare + a 3:1 select).
 // m_axis_out_tuser carries the selected key indices (slot 0 first, unused slots 0).
@@ -129,8 +131,8 @@ module sparse_attention #(
   localparam int EX_LAT = 6 + Z_W;        // sub, clamp, Z_W division steps, t, t^2, + q_c, >>
   localparam int PV_LAT = MUL_LAT + 3;    // e * recip, round, clip (+ V read), p * v
   localparam logic [1:0] T_IDLE = 2'd0, T_LOAD = 2'd1, T_RUN = 2'd2;
-  localparam logic [2:0] X_IDLE = 3'd0, X_DOT = 3'd1, X_EXP = 3'd2, X_DIV = 3'd3,
-                         X_PV = 3'd4, X_OUT = 3'd5, X_SEND = 3'd6;
+  localparam int V_CNT_W = $clog2(NDIG + 1);  // DIV's cycle count, 0..NDIG
+  localparam int O_CNT_W = $clog2(RQ_LAT + 1);  // OUT's, 0..RQ_LAT-1
 
   logic [D*8-1:0] kmem[MAX_LEN];
   logic [D*8-1:0] vmem[MAX_LEN];
@@ -264,7 +266,7 @@ module sparse_attention #(
   end
 
   // the hand-off: the selection and Q row of the last estimated query
-  logic               res_full, x_take;
+  logic               res_full;
   logic [IDX_W-1:0]   res_idx[MAX_K];
   logic [D*8-1:0]     res_q;
   assign est_en = !(ins_vlast && res_full);
@@ -272,18 +274,32 @@ module sparse_attention #(
   assign q_take = est_en && i_done && qnext_v && kready;
 
   // ---------------------------------------------------------------- exact unit
-  logic [2:0]         xs;
-  logic               x_idle, x_send;  // xs == X_IDLE, xs == X_SEND in their own registers,
-                                       // so x_take and tvalid are one LUT from flip-flops
-  logic [K_W-1:0]     iss, wc;  // slots issued / completed in the current phase
-  logic [6:0]         cnt;
-  logic               wlast, clast;  // wc == kk - 1, cnt at the phase's end: look-ahead flags
-  logic [IDX_W-1:0]   sel_idx[MAX_K];
-  logic [D*8-1:0]     xq;
-  logic               x_issue;
-  assign x_issue = iss != kk;
+  // Five stages, each on its own query: DOT -> EXP -> DIV -> PV -> OUT (which also sends).
+  // A stage runs a query, then holds it (full) until the next stage is free and takes it;
+  // the free, run and full flags are registers, so each take is one LUT from flip-flops
+  // and a hand-over costs one cycle. Up to five queries are in flight, and in the steady
+  // state a query costs the longest stage (DOT: k + 3 + score), not the sum of them.
+  // What a stage hands on it copies at the take (the selection, the max, the sum, the
+  // exps, the reciprocal), because its predecessor starts the next query at once. The
+  // one exception is xmem: EXP reads score j one cycle after its take plus j, and the next
+  // query's score j reaches xmem a DOT pipeline later than that.
+  logic               d_free, d_run, d_full;  // DOT
+  logic               e_free, e_run, e_full;  // EXP
+  logic               v_free, v_run, v_full;  // DIV
+  logic               p_free, p_run, p_full;  // PV
+  logic               o_free, o_run, x_send;  // OUT; x_send: the output beat is valid
+  logic               d_take, e_take, v_take, p_take, o_take;
+  assign d_take = res_full && d_free;
+  assign e_take = d_full && e_free;
+  assign v_take = e_full && v_free;
+  assign p_take = v_full && p_free;
+  assign o_take = p_full && o_free;
 
-  // DOT: address, K row, D products, adder tree, score requant
+  // DOT: address, K row, D products, adder tree, score requant, running max
+  logic [IDX_W-1:0]   d_sel[MAX_K];
+  logic [D*8-1:0]     xq;
+  logic [K_W-1:0]     d_iss, d_wc;  // slots issued / completed
+  logic               d_wlast;      // d_wc == kk - 1: a look-ahead flag
   logic               d0_v;
   logic [IDX_W-1:0]   d0_addr;
   logic [SC_LAT-1:0]  dvp;
@@ -298,7 +314,11 @@ module sparse_attention #(
       .clk(clk), .en(1'b1), .acc(32'($signed(d_dot))), .bias(32'sd0), .mult(score_mult),
       .shift(score_shift), .narrow(1'b0), .y(score_y));
 
-  // EXP: i-exp of x - max (sim/golden/nonlinear.py:int_exp), one stage per step
+  // EXP: i-exp of x - max (sim/golden/nonlinear.py:int_exp), one stage per step, summed
+  logic [IDX_W-1:0]   e_sel[MAX_K];
+  logic signed [SCORE_BITS-1:0] e_xmax;
+  logic [K_W-1:0]     e_iss, e_wc;
+  logic               e_wlast;
   logic               e0_v;
   logic [EX_LAT-1:0]  evp;
   logic signed [SCORE_BITS-1:0] e_x;
@@ -311,15 +331,25 @@ module sparse_attention #(
   logic signed [POLY_W-1:0] e_poly;
   logic [E_W-1:0]     e_e, emem[MAX_K];
   logic [TOTAL_W-1:0] total;
-  logic [TOTAL_W+1:0] total3;
 
   // DIV: radix-4 restoring division 2^RECIP_BITS / total
-  logic [DD_W-1:0]    dd;  // the quotient digit of this step
+  logic [IDX_W-1:0]   v_sel[MAX_K];
+  logic [E_W-1:0]     v_emem[MAX_K];
+  logic [TOTAL_W-1:0] v_total;
+  logic [TOTAL_W+1:0] total3;
+  logic [V_CNT_W-1:0] v_cnt;
+  logic               v_clast;  // v_cnt at the last digit: a look-ahead flag
+  logic [DD_W-1:0]    dd;       // the quotient digit of this step
   logic [TOTAL_W-1:0] rem;
   logic [RECIP_W-1:0] recip;
   logic [TOTAL_W+2:0] r4, r4m1, r4m2, r4m3;
 
   // PV: e * recip, round, clip; the V row read meets p; p * v; accumulate
+  logic [IDX_W-1:0]   p_sel[MAX_K];
+  logic [E_W-1:0]     p_emem[MAX_K];
+  logic [RECIP_W-1:0] p_recip;
+  logic [K_W-1:0]     p_iss, p_wc;
+  logic               p_wlast;
   logic               p0_v, p0_first;
   logic [E_W-1:0]     p0_e;
   logic [IDX_W-1:0]   p_addr[MUL_LAT+2];
@@ -329,11 +359,17 @@ module sparse_attention #(
   logic [D*8-1:0]     p_vrow;
   logic signed [P8_W-1:0] p_pv[D];
   logic signed [31:0] acc[D];
-  logic [D*8-1:0]     out_y;
+
+  // OUT: the D output requant lanes read acc, which stays put until PV's next query
+  // accumulates (at least a PV pipeline after the take); the result waits in o_y to be sent
+  logic [IDX_W-1:0]   o_sel[MAX_K];
+  logic [O_CNT_W-1:0] o_cnt;
+  logic               o_clast;
+  logic [D*8-1:0]     out_y, o_y;
 
   attn_mul #(.A_W(E_W), .B_W(RECIP_W), .OUT_W(PP_W), .A_CHUNK(MUL_A_CHUNK),
              .B_CHUNK(MUL_B_CHUNK)) u_pmul (
-      .clk(clk), .en(1'b1), .a(p0_e), .b(recip), .p(p_prod));
+      .clk(clk), .en(1'b1), .a(p0_e), .b(p_recip), .p(p_prod));
 
   for (genvar i = 0; i < D; i++) begin : g_out
     requant #(.OUT_BITS(8)) u_out (
@@ -341,21 +377,20 @@ module sparse_attention #(
         .shift(out_shift), .narrow(1'b0), .y(out_y[8*i +: 8]));
   end
 
-  assign x_take = res_full && (x_idle || (x_send && m_axis_out_tready));
-  assign m_axis_out_tdata = out_y;
+  assign m_axis_out_tdata = o_y;
   assign m_axis_out_tvalid = x_send;
   assign m_axis_out_tlast = qout == len_m1;
   always_comb begin
     for (int i = 0; i < MAX_K; i++) begin
-      m_axis_out_tuser[IDX_W*i +: IDX_W] = K_W'(i) < kk ? sel_idx[i] : '0;  // unused: 0
+      m_axis_out_tuser[IDX_W*i +: IDX_W] = K_W'(i) < kk ? o_sel[i] : '0;  // unused: 0
     end
   end
 
   // division step operands
   always_comb begin
     r4 = {1'b0, rem, DIVIDEND[2*dd +: 2]};
-    r4m1 = r4 - (TOTAL_W + 3)'(total);
-    r4m2 = r4 - ((TOTAL_W + 3)'(total) << 1);
+    r4m1 = r4 - (TOTAL_W + 3)'(v_total);
+    r4m2 = r4 - ((TOTAL_W + 3)'(v_total) << 1);
     r4m3 = r4 - (TOTAL_W + 3)'(total3);
   end
 
@@ -404,7 +439,7 @@ module sparse_attention #(
       d_prod[P8_W*i +: P8_W] <= P8_W'($signed(xq[8*i +: 8]) * $signed(d_krow[8*i +: 8]));
     end
     // EXP
-    e_a <= (A_W + 1)'(xmax) - (A_W + 1)'(e_x);
+    e_a <= (A_W + 1)'(e_xmax) - (A_W + 1)'(e_x);
     e_rem[0] <= CMP_W'(e_a) > CMP_W'(q_cap) ? q_cap : CAP_W'(e_a);  // SAT_EXP
     e_z[0] <= '0;
     for (int b = 0; b < Z_W; b++) begin
@@ -432,15 +467,48 @@ module sparse_attention #(
     for (int i = 0; i < D; i++) begin
       p_pv[i] <= P8_W'($signed({1'b0, p_p}) * $signed(p_vrow[8*i +: 8]));
     end
+
+    // exact unit: what each take hands on, and each stage's issue registers
+    if (d_take) begin
+      for (int i = 0; i < MAX_K; i++) d_sel[i] <= res_idx[i];
+      xq <= res_q;
+    end
+    if (e_take) begin
+      for (int i = 0; i < MAX_K; i++) e_sel[i] <= d_sel[i];
+      e_xmax <= xmax;
+    end
+    if (v_take) begin
+      for (int i = 0; i < MAX_K; i++) begin
+        v_sel[i] <= e_sel[i];
+        v_emem[i] <= emem[i];
+      end
+      v_total <= total;
+    end
+    if (p_take) begin
+      for (int i = 0; i < MAX_K; i++) begin
+        p_sel[i] <= v_sel[i];
+        p_emem[i] <= v_emem[i];
+      end
+      p_recip <= recip;
+    end
+    if (o_take) begin
+      for (int i = 0; i < MAX_K; i++) o_sel[i] <= p_sel[i];
+    end
+    if (o_run && o_clast) o_y <= out_y;
+    d0_addr <= d_sel[d_iss[SI_W-1:0]];
+    e_x <= xmem[e_iss[SI_W-1:0]];
+    p0_e <= p_emem[p_iss[SI_W-1:0]];
+    p0_first <= p_iss == '0;
+    p_addr[0] <= p_sel[p_iss[SI_W-1:0]];
   end
 
   // ---------------------------------------------------------------- control
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       tstate <= T_IDLE;
-      xs <= X_IDLE;
-      x_idle <= 1'b1;
-      x_send <= 1'b0;
+      {d_free, e_free, v_free, p_free, o_free} <= '1;
+      {d_run, e_run, v_run, p_run, o_run} <= '0;
+      {d_full, e_full, v_full, p_full, x_send} <= '0;
       busy <= 1'b0;
       done <= 1'b0;
       km_v <= '0;
@@ -459,7 +527,9 @@ module sparse_attention #(
     end else begin
       done <= 1'b0;
       if (ev[0] && est_en) perf_estimate_cycles <= perf_estimate_cycles + 1;
-      if (xs != X_IDLE) perf_exact_cycles <= perf_exact_cycles + 1;
+      if (!(d_free && e_free && v_free && p_free && o_free)) begin  // a query in the unit
+        perf_exact_cycles <= perf_exact_cycles + 1;
+      end
       q_cap <= CAP_W'(EXP_MAX_SHIFT) * CAP_W'(q_ln2);
 
       // K scale: valid along abs and tree, then the running max and the thresholds
@@ -544,138 +614,154 @@ module sparse_attention #(
         ins_vlast <= ev[E_EST-1] && elast[E_EST-1];
       end
       if (est_en && ins_vlast) res_full <= 1'b1;
-      else if (x_take) res_full <= 1'b0;
+      else if (d_take) res_full <= 1'b0;
 
       // exact unit pipelines' valids
       dvp <= {dvp[SC_LAT-2:0], d0_v};
       evp <= {evp[EX_LAT-2:0], e0_v};
       pvp <= {pvp[PV_LAT-2:0], p0_v};
       pfirst <= {pfirst[PV_LAT-2:0], p0_first};
-      d0_v <= 1'b0;
-      e0_v <= 1'b0;
-      p0_v <= 1'b0;
-      if (x_take) begin
-        for (int i = 0; i < MAX_K; i++) sel_idx[i] <= res_idx[i];
-        xq <= res_q;
-        iss <= '0;
-        wc <= '0;
-        wlast <= kk_m1 == '0;
-        xs <= X_DOT;
-        x_idle <= 1'b0;
-        x_send <= 1'b0;
+      d0_v <= d_run && d_iss != kk;
+      e0_v <= e_run && e_iss != kk;
+      p0_v <= p_run && p_iss != kk;
+
+      // DOT: issue the kept keys, one per cycle; collect the scores and their max
+      if (d_take) begin
+        d_free <= 1'b0;
+        d_run <= 1'b1;
+        d_iss <= '0;
+        d_wc <= '0;
+        d_wlast <= kk_m1 == '0;
       end
-      case (xs)
-        X_DOT: begin
-          if (x_issue) begin
-            d0_v <= 1'b1;
-            d0_addr <= sel_idx[iss[SI_W-1:0]];
-            iss <= iss + 1'b1;
-          end
-          if (dvp[SC_LAT-1]) begin
-            xmem[wc[SI_W-1:0]] <= score_y;
-            if (wc == '0 || score_y > xmax) xmax <= score_y;
-            wc <= wc + 1'b1;
-            wlast <= wc == kk_m2;
-            if (wlast) begin
-              xs <= X_EXP;
-              iss <= '0;
-              wc <= '0;
-              wlast <= kk_m1 == '0;
-              total <= '0;
-            end
-          end
+      if (d_run && d_iss != kk) d_iss <= d_iss + 1'b1;
+      if (dvp[SC_LAT-1]) begin
+        xmem[d_wc[SI_W-1:0]] <= score_y;
+        if (d_wc == '0 || score_y > xmax) xmax <= score_y;
+        d_wc <= d_wc + 1'b1;
+        d_wlast <= d_wc == kk_m2;
+        if (d_wlast) begin
+          d_run <= 1'b0;
+          d_full <= 1'b1;
         end
-        X_EXP: begin
-          if (x_issue) begin
-            e0_v <= 1'b1;
-            e_x <= xmem[iss[SI_W-1:0]];
-            iss <= iss + 1'b1;
-          end
-          if (evp[EX_LAT-1]) begin
-            emem[wc[SI_W-1:0]] <= e_e;
-            total <= total + TOTAL_W'(e_e);
-            wc <= wc + 1'b1;
-            wlast <= wc == kk_m2;
-            if (wlast) begin
-              xs <= X_DIV;
-              cnt <= '0;
-              clast <= 1'b0;
-            end
-          end
+      end
+      if (e_take) begin
+        d_full <= 1'b0;
+        d_free <= 1'b1;
+      end
+
+      // EXP: i-exp of each score against the max, summed
+      if (e_take) begin
+        e_free <= 1'b0;
+        e_run <= 1'b1;
+        e_iss <= '0;
+        e_wc <= '0;
+        e_wlast <= kk_m1 == '0;
+        total <= '0;
+      end
+      if (e_run && e_iss != kk) e_iss <= e_iss + 1'b1;
+      if (evp[EX_LAT-1]) begin
+        emem[e_wc[SI_W-1:0]] <= e_e;
+        total <= total + TOTAL_W'(e_e);
+        e_wc <= e_wc + 1'b1;
+        e_wlast <= e_wc == kk_m2;
+        if (e_wlast) begin
+          e_run <= 1'b0;
+          e_full <= 1'b1;
         end
-        X_DIV: begin
-          // cycle 0: 3 * total and a clear remainder; then one quotient digit per cycle
-          cnt <= cnt + 1'b1;
-          clast <= cnt == 7'(NDIG - 1);
-          if (clast) begin
-            xs <= X_PV;
-            iss <= '0;
-            wc <= '0;
-            wlast <= kk_m1 == '0;
-          end
-          if (cnt == '0) begin
-            total3 <= (TOTAL_W + 2)'(total) + ((TOTAL_W + 2)'(total) << 1);
-            rem <= '0;
-            dd <= DD_W'(NDIG - 1);
+      end
+      if (v_take) begin
+        e_full <= 1'b0;
+        e_free <= 1'b1;
+      end
+
+      // DIV: cycle 0 forms 3 * total and clears the remainder; then one digit per cycle
+      if (v_take) begin
+        v_free <= 1'b0;
+        v_run <= 1'b1;
+        v_cnt <= '0;
+        v_clast <= 1'b0;
+      end
+      if (v_run) begin
+        v_cnt <= v_cnt + 1'b1;
+        v_clast <= v_cnt == V_CNT_W'(NDIG - 1);
+        if (v_clast) begin
+          v_run <= 1'b0;
+          v_full <= 1'b1;
+        end
+        if (v_cnt == '0) begin
+          total3 <= (TOTAL_W + 2)'(v_total) + ((TOTAL_W + 2)'(v_total) << 1);
+          rem <= '0;
+          dd <= DD_W'(NDIG - 1);
+        end else begin
+          if (!r4m3[TOTAL_W+2]) begin
+            rem <= TOTAL_W'(r4m3);
+            recip <= {recip[RECIP_W-3:0], 2'd3};
+          end else if (!r4m2[TOTAL_W+2]) begin
+            rem <= TOTAL_W'(r4m2);
+            recip <= {recip[RECIP_W-3:0], 2'd2};
+          end else if (!r4m1[TOTAL_W+2]) begin
+            rem <= TOTAL_W'(r4m1);
+            recip <= {recip[RECIP_W-3:0], 2'd1};
           end else begin
-            if (!r4m3[TOTAL_W+2]) begin
-              rem <= TOTAL_W'(r4m3);
-              recip <= {recip[RECIP_W-3:0], 2'd3};
-            end else if (!r4m2[TOTAL_W+2]) begin
-              rem <= TOTAL_W'(r4m2);
-              recip <= {recip[RECIP_W-3:0], 2'd2};
-            end else if (!r4m1[TOTAL_W+2]) begin
-              rem <= TOTAL_W'(r4m1);
-              recip <= {recip[RECIP_W-3:0], 2'd1};
-            end else begin
-              rem <= TOTAL_W'(r4);
-              recip <= {recip[RECIP_W-3:0], 2'd0};
-            end
-            dd <= dd - 1'b1;
+            rem <= TOTAL_W'(r4);
+            recip <= {recip[RECIP_W-3:0], 2'd0};
           end
+          dd <= dd - 1'b1;
         end
-        X_PV: begin
-          if (x_issue) begin
-            p0_v <= 1'b1;
-            p0_first <= iss == '0;
-            p0_e <= emem[iss[SI_W-1:0]];
-            p_addr[0] <= sel_idx[iss[SI_W-1:0]];
-            iss <= iss + 1'b1;
-          end
-          if (pvp[PV_LAT-1]) begin
-            for (int i = 0; i < D; i++) acc[i] <= (pfirst[PV_LAT-1] ? 32'sd0 : acc[i]) + 32'(p_pv[i]);
-            wc <= wc + 1'b1;
-            wlast <= wc == kk_m2;
-            if (wlast) begin
-              xs <= X_OUT;
-              cnt <= '0;
-              clast <= RQ_LAT == 1;
-            end
-          end
+      end
+      if (p_take) begin
+        v_full <= 1'b0;
+        v_free <= 1'b1;
+      end
+
+      // PV: probability times each kept V row, accumulated
+      if (p_take) begin
+        p_free <= 1'b0;
+        p_run <= 1'b1;
+        p_iss <= '0;
+        p_wc <= '0;
+        p_wlast <= kk_m1 == '0;
+      end
+      if (p_run && p_iss != kk) p_iss <= p_iss + 1'b1;
+      if (pvp[PV_LAT-1]) begin
+        for (int i = 0; i < D; i++) acc[i] <= (pfirst[PV_LAT-1] ? 32'sd0 : acc[i]) + 32'(p_pv[i]);
+        p_wc <= p_wc + 1'b1;
+        p_wlast <= p_wc == kk_m2;
+        if (p_wlast) begin
+          p_run <= 1'b0;
+          p_full <= 1'b1;
         end
-        X_OUT: begin
-          cnt <= cnt + 1'b1;
-          clast <= cnt == 7'(RQ_LAT - 2);
-          if (clast) begin
-            xs <= X_SEND;
-            x_send <= 1'b1;
-          end
+      end
+      if (o_take) begin
+        p_full <= 1'b0;
+        p_free <= 1'b1;
+      end
+
+      // OUT: RQ_LAT cycles of the requant lanes, then the beat waits in o_y for tready
+      if (o_take) begin
+        o_free <= 1'b0;
+        o_run <= 1'b1;
+        o_cnt <= '0;
+        o_clast <= RQ_LAT == 1;
+      end
+      if (o_run) begin
+        o_cnt <= o_cnt + 1'b1;
+        o_clast <= o_cnt == O_CNT_W'(RQ_LAT - 2);
+        if (o_clast) begin
+          o_run <= 1'b0;
+          x_send <= 1'b1;
         end
-        X_SEND: if (m_axis_out_tready) begin
-          qout <= qout + 1'b1;
-          x_send <= 1'b0;
-          if (!x_take) begin
-            xs <= X_IDLE;
-            x_idle <= 1'b1;
-          end
-          if (qout == len_m1) begin
-            tstate <= T_IDLE;
-            busy <= 1'b0;
-            done <= 1'b1;
-          end
+      end
+      if (x_send && m_axis_out_tready) begin
+        x_send <= 1'b0;
+        o_free <= 1'b1;
+        qout <= qout + 1'b1;
+        if (qout == len_m1) begin
+          tstate <= T_IDLE;
+          busy <= 1'b0;
+          done <= 1'b1;
         end
-        default: ;
-      endcase
+      end
     end
   end
 endmodule

@@ -107,20 +107,20 @@ def spmm_utilization(length: int, nnzb_per_blockrow: Sequence[int], cfg: DesignC
     return spmm_macs(length, sum(nnzb_per_blockrow), cfg) / (cfg.bo * cfg.m * cycles)
 
 
-# hw/rtl/sparse_attention.sv: two units on consecutive queries. The estimator issues one
-# key per cycle, queries back to back; each key passes a pipeline of ATTN_EST_DEPTH stages
-# (K row read, abs, three quantize4 stages, table read, adder tree) to the insertion
-# network. The exact unit takes a query's selection when the estimator hands it over and
-# runs DOT, EXP, DIV, PV, OUT and SEND; the estimator stalls only when it would hand over
-# a query while the previous hand-over has not been taken. The stage counts below are the
-# RTL's localparams (Q_CODE, E_EST, SC_LAT, EX_LAT, PV_LAT, NDIG, MUL_LAT).
+# hw/rtl/sparse_attention.sv: an estimator and a five-stage exact unit on consecutive
+# queries. The estimator issues one key per cycle, queries back to back; each key passes a
+# pipeline of ATTN_EST_DEPTH stages (K row read, abs, three quantize4 stages, table read,
+# adder tree) to the insertion network. The exact unit's stages (DOT, EXP, DIV, PV, OUT)
+# each work on their own query and hand it on when the next stage is free; the estimator
+# stalls only when it would hand over a query while DOT has not taken the previous one. The
+# stage counts below are the RTL's localparams (Q_CODE, E_EST, SC_LAT, EX_LAT, PV_LAT, NDIG,
+# MUL_LAT).
 QUANT4_STAGES = rtl_localparam("sparse_attention.sv", "Q4_STAGES")  # attn_q4_row
 EXP_INT_BITS = rtl_localparam("sparse_attention.sv", "E_W")  # the i-exp outputs
 MUL_A_CHUNK = rtl_localparam("sparse_attention.sv", "MUL_A_CHUNK")  # attn_mul partial
 MUL_B_CHUNK = rtl_localparam("sparse_attention.sv", "MUL_B_CHUNK")  # products, a DSP each
 EXP_MAX_SHIFT_BITS = EXP_MAX_SHIFT.bit_length()  # Z_W: restoring steps of (max - x) / q_ln2
 RECIP_DIGITS = (SOFTMAX_RECIP_BITS + 2) // 2  # NDIG: radix-4 digits of 2^RECIP_BITS / sum
-ATTN_SEND = 1
 
 
 def field_bits(n: int) -> int:
@@ -156,13 +156,55 @@ def attention_pipeline(head_dim: int) -> dict[str, int]:
     }
 
 
-def attention_query_cycles(length: int, k: int, head_dim: int) -> int:
-    """The exact unit's cycles per query (take to send): DOT, EXP and PV issue one kept
-    key per cycle and wait one cycle past their pipeline, then DIV, OUT and SEND."""
+EXACT_STAGES = ("dot", "exp", "div", "pv", "out")
+
+
+def attention_stage_cycles(length: int, k: int, head_dim: int) -> dict[str, int]:
+    """Cycles each exact-unit stage holds a query in its run state (from the cycle after
+    its take to its full flag): DOT, EXP and PV issue one kept key per cycle and wait one
+    cycle past their pipeline; DIV forms 3 x sum, then one digit per cycle; OUT waits for
+    the requant lanes."""
     p = attention_pipeline(head_dim)
     kept = topk_count(length, k=k)
-    return (3 * (kept + 1) + p["score"] + p["exp"] + p["pv"] + p["div"] + p["out"]
-            + ATTN_SEND)
+    return {"dot": kept + 1 + p["score"], "exp": kept + 1 + p["exp"], "div": p["div"],
+            "pv": kept + 1 + p["pv"], "out": p["out"]}
+
+
+def attention_query_cycles(length: int, k: int, head_dim: int) -> int:
+    """The exact unit's steady-state cycles per query: its longest stage, plus the cycle in
+    which the stage's full flag is seen and the one in which it is free again (OUT: the
+    send, then free)."""
+    return max(attention_stage_cycles(length, k, head_dim).values()) + 2
+
+
+def _attention_schedule(length: int, k: int, head_dim: int) -> list[tuple[int, int]]:
+    """(DOT take, send) cycle of every query, by the RTL's hand-over rules, ideal streams:
+        a[0] = 2L + 1 + q_code + est_depth      query 0's last key reaches the network
+        a[i] = max(a[i-1] + L, take_dot[i-1] + 1)  the estimator waits for DOT's take
+        take_0[i] = max(a[i] + 1, take_1[i-1] + 1)
+        take_s[i] = max(take_{s-1}[i] + 1 + n_{s-1}, take_{s+1}[i-1] + 1)
+        send[i] = take_out[i] + 1 + n_out,  and OUT is free again at send[i] + 1
+    with n_s = attention_stage_cycles: a stage is full the cycle after its run, the next
+    stage takes it when it sees itself free (the cycle after its own take by the stage
+    after it)."""
+    p = attention_pipeline(head_dim)
+    n = [attention_stage_cycles(length, k, head_dim)[s] for s in EXACT_STAGES]
+    last = len(n) - 1
+    arrive = 2 * length + 1 + p["q_code"] + p["est_depth"]
+    prev: list[int] | None = None  # the previous query's take cycles
+    prev_send = 0
+    out: list[tuple[int, int]] = []
+    for _ in range(length):
+        if prev is not None:
+            arrive = max(arrive + length, prev[0] + 1)
+        take: list[int] = []
+        for s in range(len(n)):
+            ready = arrive + 1 if s == 0 else take[s - 1] + 1 + n[s - 1]
+            free = 0 if prev is None else (prev[s + 1] + 1 if s < last else prev_send + 1)
+            take.append(max(ready, free))
+        prev, prev_send = take, take[last] + 1 + n[last]
+        out.append((take[0], prev_send))
+    return out
 
 
 def attention_estimate_cycles(length: int) -> int:
@@ -171,27 +213,25 @@ def attention_estimate_cycles(length: int) -> int:
 
 
 def attention_exact_cycles(length: int, k: int, head_dim: int) -> int:
-    """Cycles the exact unit is busy, all queries: linear in L for a fixed k."""
-    return length * attention_query_cycles(length, k, head_dim)
+    """Cycles in which some query is in the exact unit (its perf counter): from the cycle
+    after DOT takes a query to the cycle its output is sent, over all queries."""
+    busy, end = 0, -1
+    for take, send in _attention_schedule(length, k, head_dim):
+        busy += send - max(take, end)
+        end = send
+    return busy
 
 
 def attention_cycles(length: int, k: int, head_dim: int) -> int:
     """Cycles of one sparse_attention run (one head), counted like spmm_cycles: from the
-    first accepted K beat to the last output beat, ideal streams.
+    first accepted K beat to the last output beat, ideal streams (`_attention_schedule`).
 
-    K and V load in L cycles (side by side). Query i's last key reaches the insertion
-    network at a[i], the exact unit takes its selection at t[i] and sends at t[i] + X:
-        a[0] = 2L + 1 + q_code + est_depth        (load, Q pipeline, L keys, key pipeline)
-        a[i] = max(a[i-1] + L, t[i-1] + 1)         (the estimator waits for the hand-over)
-        t[i] = max(a[i] + 1, t[i-1] + X)           (X = attention_query_cycles)
-    which solves to  cycles = t[L-1] + X + 1 = a[0] + 2 + X + (L-1) * max(L, X):
-    every query after the first costs the larger of the estimate (L) and the exact part.
+    K and V load in L cycles (side by side), the first query's estimate takes L more, and
+    then every query costs the larger of the estimate (L) and the exact unit's longest
+    stage (`attention_query_cycles`); the last one also drains the exact unit.
     """
     if length < 0:
         raise ValueError(f"length must be >= 0, got {length}")
     if length == 0:
         return 0
-    p = attention_pipeline(head_dim)
-    x = attention_query_cycles(length, k, head_dim)
-    first_handover = 2 * length + 1 + p["q_code"] + p["est_depth"]
-    return first_handover + 2 + x + (length - 1) * max(length, x)
+    return _attention_schedule(length, k, head_dim)[-1][1] + 1
