@@ -394,6 +394,32 @@ def run_bench(traces: dict[str, np.ndarray], models: Sequence[str] = MODELS,
     }
 
 
+def remodel(result: dict[str, Any], glue_dir: str | None, command: str) -> dict[str, Any]:
+    """The result with its modeled rows, their notes and the speed-ups made again by the
+    current model on the same sentences; the measured rows are kept as they were measured
+    (the U200 model changes more often than the CPUs it is compared with)."""
+    settings = result["settings"]
+    rows = [r for r in result["rows"] if r["kind"] != MODELED]
+    notes = [n for n in result["notes"] if not n.startswith("modeled")]
+    for model_name in settings["models"]:
+        for trace in settings["traces"]:
+            lengths = trace_lengths(trace, glue_dir)
+            if len(lengths) != settings["trace_sizes"][trace]:
+                raise ValueError(f"--remodel: the {trace} trace has {len(lengths)} sentences, "
+                                 f"the result was measured on {settings['trace_sizes'][trace]}"
+                                 "; rerun the whole bench")
+            lat = subsample(lengths, settings["n_latency"], settings["seed"])
+            thr = subsample(lengths, settings["n_throughput"], settings["seed"] + 1)
+            mrows, mnotes = modeled_rows(model_name, trace, lat, thr)
+            rows += mrows
+            notes += [n for n in mnotes if n not in notes]
+    return {**result, "rows": rows, "speedups": speedups(rows), "notes": notes,
+            "remodeled": {"command": command,
+                          "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                          "what": "modeled rows and speed-ups made again by the current "
+                                  "model; measured rows as measured (see date, machine)"}}
+
+
 def plot(result: dict[str, Any], path: Path) -> Path:
     """Batch-1 median latency per system, one panel per (model, trace), log scale."""
     import matplotlib
@@ -446,6 +472,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"{OUT_NAME} in a source checkout, else ./{OUT_NAME})")
     p.add_argument("--plot", type=Path, default=None,
                    help="plot path (default: the JSON path with .png)")
+    p.add_argument("--remodel", action="store_true",
+                   help="measure nothing: remake the modeled U200 rows and the speed-ups of "
+                        "the --out result with the current model, keeping its measured rows")
 
 
 def _command_line() -> str:
@@ -465,10 +494,15 @@ def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads < 1:
         raise ValueError(f"--threads: must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    traces = {t: trace_lengths(t, args.glue_dir) for t in args.traces.split(",") if t}
-    result = run_bench(traces, models, args.n_latency, args.n_throughput, args.batch_size,
-                       command=_command_line())
     out = args.out or default_out()
+    if args.remodel:
+        if not out.is_file():
+            raise ValueError(f"--remodel: no result at {out} to remodel; run the bench first")
+        result = remodel(json.loads(out.read_text()), args.glue_dir, _command_line())
+    else:
+        traces = {t: trace_lengths(t, args.glue_dir) for t in args.traces.split(",") if t}
+        result = run_bench(traces, models, args.n_latency, args.n_throughput,
+                           args.batch_size, command=_command_line())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     result["plot"] = str(plot(result, args.plot or out.with_suffix(".png")))

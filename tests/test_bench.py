@@ -145,3 +145,33 @@ def test_ort_int8_rows_match_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_openvino_int8_rows_match_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _engine_rows_and_logits(bench_engines.OV_SYSTEM, tmp_path, monkeypatch,
                             OV_ATOL_FRACTION)
+
+
+def _measured_result() -> dict:
+    cpu = {"model": "minilm", "trace": "toy", "device": "cpu", "system": "torch-fp32",
+           "padding": "real-lengths", "n": 3, "batch_size": 1, "latency_ms_p50": 10.0,
+           "throughput_seq_s": 100.0, "kind": bench.MEASURED, "source": "measured"}
+    stale = dict(cpu, device=bench.BOARD, system="sbf-hp-int8", latency_ms_p50=99.0,
+                 kind=bench.MODELED, source="an older model")
+    return {"settings": {"models": ["minilm"], "traces": {"toy": "toy"},
+                         "trace_sizes": {"toy": 8}, "n_latency": 3, "n_throughput": 4,
+                         "seed": bench.SEED},
+            "rows": [cpu, stale], "speedups": [], "notes": ["modeled: stale", "kept"]}
+
+
+def test_remodel_keeps_the_measured_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "trace_lengths", lambda task, glue_dir: TINY_TRACE[task])
+    old = _measured_result()
+    res = bench.remodel(old, None, "test --remodel")
+    assert res["rows"][0] == old["rows"][0]  # measured, untouched
+    modeled = [r for r in res["rows"] if r["kind"] == bench.MODELED]
+    assert len(modeled) == 2 and all(r["source"] != "an older model" for r in modeled)
+    assert res["notes"] == ["kept"] and res["remodeled"]["command"] == "test --remodel"
+    (s,) = [s for s in res["speedups"] if s["metric"] == bench.LATENCY_METRIC]
+    assert s["speedup"] == pytest.approx(10.0 / modeled[0][bench.LATENCY_METRIC])
+
+
+def test_remodel_refuses_another_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "trace_lengths", lambda task, glue_dir: TINY_TRACE[task][:5])
+    with pytest.raises(ValueError, match="rerun the whole bench"):
+        bench.remodel(_measured_result(), None, "test")

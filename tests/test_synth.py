@@ -20,6 +20,7 @@ from hw.perf.synth_model import (
     fit_engine,
     load_calibration,
     measured,
+    memory_blocks,
     memory_bram36,
 )
 from hw.synth import SYNTH_ENGINES, SynthError, find_yosys, group_cells
@@ -145,6 +146,20 @@ def test_memory_bram36_picks_the_cheapest_aspect_ratio() -> None:
     assert memory_bram36(512, 72) == 1.0
     assert memory_bram36(1024, 18) == 0.5  # one RAMB18
     assert memory_bram36(2304, 512) == min(5 * 8, 3 * 15, 2 * 29, 57, 5 * 15 / 2)
+
+
+@pytest.mark.parametrize(("depth", "width", "blocks"), [
+    (3456, 512, (0.0, 8)),   # hp_spmm's weights at the U200 layer top's group capacity
+    (4096, 72, (0.0, 1)),
+    (1024, 512, (14.5, 0)),  # 29 RAMB18: URAM would take 8
+    (128, 256, (4.0, 0)),
+    (64, 512, (0.0, 0)),     # LUT-RAM
+])
+def test_memory_blocks_follow_yosys_uram_choice(depth: int, width: int,
+                                                blocks: tuple[float, int]) -> None:
+    """What `synth_xilinx -family xcup -uram` (Yosys 0.70) made of one depth x width
+    simple dual-port memory with a registered read, checked by hand."""
+    assert memory_blocks(depth, width) == blocks
 
 
 calibrated = pytest.mark.skipif(not CALIBRATION_FILE.is_file(),
