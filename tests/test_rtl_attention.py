@@ -35,8 +35,10 @@ from sim.rtl.runner import ENGINES, lint
 from sim.rtl.stimulus import StimulusOptions
 from tests.rtl_helpers import SIMS, simulator
 
-SMALL = AttentionParams(d=8, max_len=32, max_k=4)
+SMALL = AttentionParams(d=8, max_len=32, max_k=4)  # k <= 4: DIV is the longest exact stage
 LONG = AttentionParams(d=4, max_len=80, max_k=2)  # L > the exact part: estimate-bound
+DOT_BOUND = AttentionParams(d=8, max_len=32, max_k=16)  # as the default engine (D 32, k 16)
+EXP_BOUND = AttentionParams(d=2, max_len=32, max_k=16)  # a 1-level tree: EXP outlasts DOT
 
 
 @pytest.mark.parametrize("sim_name", SIMS)
@@ -55,10 +57,25 @@ def test_bit_exact_under_gaps_and_backpressure(sim_name: str) -> None:
 
 
 @pytest.mark.parametrize("sim_name", SIMS)
+def test_bit_exact_with_every_stage_held_by_backpressure(sim_name: str) -> None:
+    """Output tready low 98% of the cycles: a beat waits about 50 cycles, longer than a
+    query takes (29), so every exact stage fills and holds its query until the next one
+    frees."""
+    rng = np.random.default_rng(9)
+    cases = [random_case(f"L{n}", DOT_BOUND, n, 16, rng) for n in (32, 5)]
+    rows = simulate_attention(cases, DOT_BOUND, simulator(sim_name),
+                              StimulusOptions(False, True, 0.98, seed=3))
+    assert [(r["mismatches"], r["selection_exact"]) for r in rows] == [(0, True)] * 2
+    assert rows[0]["cycles"] > rows[0]["model_cycles"] + 10 * 32  # the outputs held it
+
+
+@pytest.mark.parametrize("sim_name", SIMS)
 @pytest.mark.parametrize(("params", "shapes"), [
     (SMALL, ((1, 1), (2, 4), (9, 3), (32, 4))),   # exact-part-bound: the estimator stalls
     (LONG, ((80, 2), (64, 1), (70, 2))),          # estimate-bound, and near the crossing
-], ids=["small", "long"])
+    (DOT_BOUND, ((32, 16), (20, 16), (9, 16))),
+    (EXP_BOUND, ((32, 16), (17, 16))),
+], ids=["small", "long", "dot-bound", "exp-bound"])
 def test_cycles_and_counters_match_formula(sim_name: str, params: AttentionParams,
                                            shapes: tuple[tuple[int, int], ...]) -> None:
     sim = simulator(sim_name)

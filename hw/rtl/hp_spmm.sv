@@ -6,8 +6,8 @@
 //       for each kept block b of r:         (an empty block-row costs one null block)
 //         for each token t of the tile:     one step per cycle: every PE does M MACs
 // The activation tile is held on chip (ping-pong: the next tile streams in during compute)
-// so every block-row re-reads it; the BO x T accumulators of a finished block-row are
-// copied to a drain buffer in one cycle and requantized while the next block-row computes.
+// so every block-row re-reads it; the BO x T accumulators are two banks (hp_spmm_acc), so
+// a finished block-row is requantized from one while the next accumulates in the other.
 //
 // Streams (all little-endian byte lanes):
 //   s_axis_wgt  one beat per kept block in block-CSR order, tlast on the matrix's last:
@@ -223,8 +223,11 @@ module hp_spmm #(
     pe_busy = 1'b0;
     for (int k = 0; k < PE_LAT; k++) pe_busy = pe_busy | ctl_q[k*CTL_W + CTL_W - 1];
   end
-  logic signed [31:0] acc[BO][T];
-  logic signed [31:0] acc_next[BO][T];
+  // the accumulators: two banks per PE (hp_spmm_acc); `wb` is the one accumulating, `db`
+  // the one the drain reads while ob_full
+  logic               wb, db;
+  logic [T_W-1:0]     dt;      // the token the drain reads
+  logic [BO*32-1:0]   ob_acc;  // word {db, dt} of each PE, the drain's input (packed: Icarus)
 
   for (genvar p = 0; p < BO; p++) begin : g_pe
     hp_spmm_pe #(.BI(BI), .M(M)) u_pe (
@@ -236,22 +239,20 @@ module hp_spmm #(
         .zero(zero1),
         .dot(dot2[p])
     );
-  end
-
-  always_comb begin
-    for (int p = 0; p < BO; p++) begin
-      for (int k = 0; k < T; k++) begin
-        if (v2 && t2 == T_W'(k)) acc_next[p][k] = first2 ? dot2[p] : acc[p][k] + dot2[p];
-        else acc_next[p][k] = acc[p][k];
-      end
-    end
+    hp_spmm_acc #(.T(T)) u_acc (
+        .clk(clk),
+        .we(adv && v2),
+        .first(first2),
+        .waddr({wb, t2}),
+        .dot(dot2[p]),
+        .raddr({db, dt}),
+        .rdata(ob_acc[32*p +: 32])
+    );
   end
 
   // ---------------------------------------------------------------- drain buffer
   logic               ob_full, ob_final, ob_release, dadv;
-  logic [T_W-1:0]     dt;
   logic [TC_W-1:0]    ob_tcur;
-  logic signed [31:0] ob[BO][T];
   logic [BO*BIAS_W-1:0]  ob_bias;
   logic [BO*MULT_W-1:0]  ob_mult;
   logic [BO*SHIFT_W-1:0] ob_shift;
@@ -265,7 +266,7 @@ module hp_spmm #(
     requant #(.OUT_BITS(OUT_BITS)) u_rq (
         .clk(clk),
         .en(dadv),
-        .acc(ob[p][dt]),
+        .acc(ob_acc[32*p +: 32]),
         .bias(ob_bias[BIAS_W*p +: BIAS_W]),
         .mult(ob_mult[MULT_W*p +: MULT_W]),
         .shift(ob_shift[SHIFT_W*p +: SHIFT_W]),
@@ -288,6 +289,7 @@ module hp_spmm #(
       v1 <= 1'b0;
       ctl_q <= '0;
       ob_full <= 1'b0;
+      wb <= 1'b0;
       dv <= '0;
       dlast <= '0;
     end else begin
@@ -390,8 +392,7 @@ module hp_spmm #(
         end
         // stage 1 -> 2
         ctl_q <= {ctl_q[0 +: (PE_LAT-1)*CTL_W], v1, first1, cap1, final1, t1, r1, tcur1};
-        // stage 2: accumulate; a finished block-row moves to the drain buffer
-        for (int p = 0; p < BO; p++) for (int k = 0; k < T; k++) acc[p][k] <= acc_next[p][k];
+        // stage 2: the PEs' dots accumulate in hp_spmm_acc (bank wb)
       end
 
       // drain: one token per cycle into the requantization lanes
@@ -400,8 +401,9 @@ module hp_spmm #(
         dlast <= {dlast[DRAIN_STAGES-2:0], ob_full && ob_final && ob_release};
         if (ob_full) dt <= ob_release ? '0 : dt + 1'b1;
       end
-      if (adv && v2 && cap2) begin
-        for (int p = 0; p < BO; p++) for (int k = 0; k < T; k++) ob[p][k] <= acc_next[p][k];
+      if (adv && v2 && cap2) begin  // the block-row's last step: its bank goes to the drain
+        wb <= !wb;
+        db <= wb;
         ob_full <= 1'b1;
         ob_final <= final2;
         ob_tcur <= tcur2;

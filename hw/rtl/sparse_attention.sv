@@ -131,8 +131,8 @@ module sparse_attention #(
   localparam int EX_LAT = 6 + Z_W;        // sub, clamp, Z_W division steps, t, t^2, + q_c, >>
   localparam int PV_LAT = MUL_LAT + 3;    // e * recip, round, clip (+ V read), p * v
   localparam logic [1:0] T_IDLE = 2'd0, T_LOAD = 2'd1, T_RUN = 2'd2;
-  localparam int V_CNT_W = $clog2(NDIG + 1);  // DIV's cycle count, 0..NDIG
-  localparam int O_CNT_W = $clog2(RQ_LAT + 1);  // OUT's, 0..RQ_LAT-1
+  localparam int DV_CNT_W = $clog2(NDIG + 2);  // DIV's cycle count, 0..NDIG+1
+  localparam int O_CNT_W = $clog2(RQ_LAT + 1);  // OUT's, 0..RQ_LAT
 
   logic [D*8-1:0] kmem[MAX_LEN];
   logic [D*8-1:0] vmem[MAX_LEN];
@@ -278,21 +278,22 @@ module sparse_attention #(
   // A stage runs a query, then holds it (full) until the next stage is free and takes it;
   // the free, run and full flags are registers, so each take is one LUT from flip-flops
   // and a hand-over costs one cycle. Up to five queries are in flight, and in the steady
-  // state a query costs the longest stage (DOT: k + 3 + score), not the sum of them.
+  // state a query costs the longest stage plus its two hand-over cycles, not the sum of
+  // the stages (DOT at the default D = 32, k = 16; DIV for small k; EXP for D <= 2).
   // What a stage hands on it copies at the take (the selection, the max, the sum, the
   // exps, the reciprocal), because its predecessor starts the next query at once. The
   // one exception is xmem: EXP reads score j one cycle after its take plus j, and the next
   // query's score j reaches xmem a DOT pipeline later than that.
   logic               d_free, d_run, d_full;  // DOT
   logic               e_free, e_run, e_full;  // EXP
-  logic               v_free, v_run, v_full;  // DIV
+  logic               dv_free, dv_run, dv_full;  // DIV
   logic               p_free, p_run, p_full;  // PV
-  logic               o_free, o_run, x_send;  // OUT; x_send: the output beat is valid
-  logic               d_take, e_take, v_take, p_take, o_take;
+  logic               o_free, o_run, o_full;  // OUT; o_full: the output beat is valid
+  logic               d_take, e_take, dv_take, p_take, o_take;
   assign d_take = res_full && d_free;
   assign e_take = d_full && e_free;
-  assign v_take = e_full && v_free;
-  assign p_take = v_full && p_free;
+  assign dv_take = e_full && dv_free;
+  assign p_take = dv_full && p_free;
   assign o_take = p_full && o_free;
 
   // DOT: address, K row, D products, adder tree, score requant, running max
@@ -333,12 +334,12 @@ module sparse_attention #(
   logic [TOTAL_W-1:0] total;
 
   // DIV: radix-4 restoring division 2^RECIP_BITS / total
-  logic [IDX_W-1:0]   v_sel[MAX_K];
-  logic [E_W-1:0]     v_emem[MAX_K];
-  logic [TOTAL_W-1:0] v_total;
+  logic [IDX_W-1:0]   dv_sel[MAX_K];
+  logic [E_W-1:0]     dv_emem[MAX_K];
+  logic [TOTAL_W-1:0] dv_total;
   logic [TOTAL_W+1:0] total3;
-  logic [V_CNT_W-1:0] v_cnt;
-  logic               v_clast;  // v_cnt at the last digit: a look-ahead flag
+  logic [DV_CNT_W-1:0] dv_cnt;
+  logic               dv_clast;  // dv_cnt at the last digit: a look-ahead flag
   logic [DD_W-1:0]    dd;       // the quotient digit of this step
   logic [TOTAL_W-1:0] rem;
   logic [RECIP_W-1:0] recip;
@@ -378,19 +379,19 @@ module sparse_attention #(
   end
 
   assign m_axis_out_tdata = o_y;
-  assign m_axis_out_tvalid = x_send;
+  assign m_axis_out_tvalid = o_full;
   assign m_axis_out_tlast = qout == len_m1;
   always_comb begin
     for (int i = 0; i < MAX_K; i++) begin
-      m_axis_out_tuser[IDX_W*i +: IDX_W] = K_W'(i) < kk ? o_sel[i] : '0;  // unused: 0
+      m_axis_out_tuser[IDX_W*i +: IDX_W] = o_sel[i];
     end
   end
 
   // division step operands
   always_comb begin
     r4 = {1'b0, rem, DIVIDEND[2*dd +: 2]};
-    r4m1 = r4 - (TOTAL_W + 3)'(v_total);
-    r4m2 = r4 - ((TOTAL_W + 3)'(v_total) << 1);
+    r4m1 = r4 - (TOTAL_W + 3)'(dv_total);
+    r4m2 = r4 - ((TOTAL_W + 3)'(dv_total) << 1);
     r4m3 = r4 - (TOTAL_W + 3)'(total3);
   end
 
@@ -477,22 +478,22 @@ module sparse_attention #(
       for (int i = 0; i < MAX_K; i++) e_sel[i] <= d_sel[i];
       e_xmax <= xmax;
     end
-    if (v_take) begin
+    if (dv_take) begin
       for (int i = 0; i < MAX_K; i++) begin
-        v_sel[i] <= e_sel[i];
-        v_emem[i] <= emem[i];
+        dv_sel[i] <= e_sel[i];
+        dv_emem[i] <= emem[i];
       end
-      v_total <= total;
+      dv_total <= total;
     end
     if (p_take) begin
       for (int i = 0; i < MAX_K; i++) begin
-        p_sel[i] <= v_sel[i];
-        p_emem[i] <= v_emem[i];
+        p_sel[i] <= dv_sel[i];
+        p_emem[i] <= dv_emem[i];
       end
       p_recip <= recip;
     end
     if (o_take) begin
-      for (int i = 0; i < MAX_K; i++) o_sel[i] <= p_sel[i];
+      for (int i = 0; i < MAX_K; i++) o_sel[i] <= K_W'(i) < kk ? p_sel[i] : '0;  // unused: 0
     end
     if (o_run && o_clast) o_y <= out_y;
     d0_addr <= d_sel[d_iss[SI_W-1:0]];
@@ -506,9 +507,9 @@ module sparse_attention #(
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       tstate <= T_IDLE;
-      {d_free, e_free, v_free, p_free, o_free} <= '1;
-      {d_run, e_run, v_run, p_run, o_run} <= '0;
-      {d_full, e_full, v_full, p_full, x_send} <= '0;
+      {d_free, e_free, dv_free, p_free, o_free} <= '1;
+      {d_run, e_run, dv_run, p_run, o_run} <= '0;
+      {d_full, e_full, dv_full, p_full, o_full} <= '0;
       busy <= 1'b0;
       done <= 1'b0;
       km_v <= '0;
@@ -527,7 +528,7 @@ module sparse_attention #(
     end else begin
       done <= 1'b0;
       if (ev[0] && est_en) perf_estimate_cycles <= perf_estimate_cycles + 1;
-      if (!(d_free && e_free && v_free && p_free && o_free)) begin  // a query in the unit
+      if (!(d_free && e_free && dv_free && p_free && o_free)) begin  // a query in the unit
         perf_exact_cycles <= perf_exact_cycles + 1;
       end
       q_cap <= CAP_W'(EXP_MAX_SHIFT) * CAP_W'(q_ln2);
@@ -669,27 +670,27 @@ module sparse_attention #(
           e_full <= 1'b1;
         end
       end
-      if (v_take) begin
+      if (dv_take) begin
         e_full <= 1'b0;
         e_free <= 1'b1;
       end
 
       // DIV: cycle 0 forms 3 * total and clears the remainder; then one digit per cycle
-      if (v_take) begin
-        v_free <= 1'b0;
-        v_run <= 1'b1;
-        v_cnt <= '0;
-        v_clast <= 1'b0;
+      if (dv_take) begin
+        dv_free <= 1'b0;
+        dv_run <= 1'b1;
+        dv_cnt <= '0;
+        dv_clast <= 1'b0;
       end
-      if (v_run) begin
-        v_cnt <= v_cnt + 1'b1;
-        v_clast <= v_cnt == V_CNT_W'(NDIG - 1);
-        if (v_clast) begin
-          v_run <= 1'b0;
-          v_full <= 1'b1;
+      if (dv_run) begin
+        dv_cnt <= dv_cnt + 1'b1;
+        dv_clast <= dv_cnt == DV_CNT_W'(NDIG - 1);
+        if (dv_clast) begin
+          dv_run <= 1'b0;
+          dv_full <= 1'b1;
         end
-        if (v_cnt == '0) begin
-          total3 <= (TOTAL_W + 2)'(v_total) + ((TOTAL_W + 2)'(v_total) << 1);
+        if (dv_cnt == '0) begin
+          total3 <= (TOTAL_W + 2)'(dv_total) + ((TOTAL_W + 2)'(dv_total) << 1);
           rem <= '0;
           dd <= DD_W'(NDIG - 1);
         end else begin
@@ -710,8 +711,8 @@ module sparse_attention #(
         end
       end
       if (p_take) begin
-        v_full <= 1'b0;
-        v_free <= 1'b1;
+        dv_full <= 1'b0;
+        dv_free <= 1'b1;
       end
 
       // PV: probability times each kept V row, accumulated
@@ -749,11 +750,11 @@ module sparse_attention #(
         o_clast <= o_cnt == O_CNT_W'(RQ_LAT - 2);
         if (o_clast) begin
           o_run <= 1'b0;
-          x_send <= 1'b1;
+          o_full <= 1'b1;
         end
       end
-      if (x_send && m_axis_out_tready) begin
-        x_send <= 1'b0;
+      if (o_full && m_axis_out_tready) begin
+        o_full <= 1'b0;
         o_free <= 1'b1;
         qout <= qout + 1'b1;
         if (qout == len_m1) begin

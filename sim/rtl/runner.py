@@ -59,7 +59,8 @@ class Engine:
 
 ENGINES = {
     "spmm": Engine("spmm", "hp_spmm",
-                   ("hp_spmm_pe.sv", "requant.sv", "hp_spmm.sv"), "sim.rtl.tb_spmm"),
+                   ("hp_spmm_pe.sv", "hp_spmm_acc.sv", "requant.sv", "hp_spmm.sv"),
+                   "sim.rtl.tb_spmm"),
     "attention": Engine("attention", "sparse_attention",
                         ("requant.sv", "reduce_tree.sv", "sparse_attention.sv"),
                         "sim.rtl.tb_attention",
