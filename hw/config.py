@@ -35,6 +35,9 @@ class ModelDims:
         return self.hidden // self.heads
 
 
+WEIGHT_CAPACITIES = ("dense", "model")
+
+
 @dataclass(frozen=True)
 class DesignConfig:
     """Hardware parameters of one accelerator build."""
@@ -53,6 +56,10 @@ class DesignConfig:
     acc_bits: int = 32
     bucket_edges: tuple[int, ...] = (32, 64, 96, 128)
     model: ModelDims = field(default_factory=ModelDims)
+    # what the RTL layer top's PE groups are built to hold: "dense" weights (one bitstream
+    # takes any pruning of the model) or the "model" it is built for (its HP weights as
+    # the groups are dealt them, as FINN and hls4ml bake a model into the build)
+    weight_capacity: str = "dense"
 
     def __post_init__(self) -> None:
         positive = ("clock_mhz", "bo", "bi", "m", "tile_tokens", "attn_k",
@@ -63,6 +70,9 @@ class DesignConfig:
                 raise ConfigError(f"{name}: must be a positive number, got {v!r}")
         if self.m > self.bi:
             raise ConfigError(f"m: {self.m} kept entries per row cannot exceed bi={self.bi}")
+        if self.weight_capacity not in WEIGHT_CAPACITIES:
+            raise ConfigError(f"weight_capacity: {self.weight_capacity!r}, choose one of "
+                              f"{', '.join(WEIGHT_CAPACITIES)}")
         if self.act_bits != 8 or self.weight_bits != 8 or self.acc_bits != 32:
             raise ConfigError("act_bits/weight_bits/acc_bits: only 8/8/32 is implemented")
         edges = tuple(self.bucket_edges)

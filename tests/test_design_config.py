@@ -32,6 +32,7 @@ def test_round_trip_through_dict() -> None:
         ({"attn_heads_parallel": 5}, "attn_heads_parallel"),
         ({"model": ModelDims(hidden=384, heads=7)}, "model.heads"),
         ({"act_bits": 4}, "act_bits"),
+        ({"weight_capacity": "sparse"}, "weight_capacity"),
     ],
 )
 def test_invalid_values_name_the_field(changes: dict, field: str) -> None:

@@ -229,7 +229,9 @@ def test_latency_is_the_rtl_layer_model_where_the_rtl_can_run_it() -> None:
 
 
 def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> None:
+    from hw.perf.engines import Resources
     from hw.perf.model import _rtl_fits, rtl_parts
+    from hw.perf.synth_model import RAMB36_COST, URAM_COST
 
     cfg = DesignConfig.from_yaml().replace(attn_heads_parallel=6)
     board = load_board("u200")
@@ -239,8 +241,13 @@ def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> 
     g = design.groups
     assert _rtl_fits(cfg, board, rtl_parts(cfg, weights, g), g)
     assert not _rtl_fits(cfg, board, rtl_parts(cfg, weights, g + 1), g + 1)
-    # more groups, each holding a smaller share of the weights
-    assert rtl_parts(cfg, weights, 2 * g).group.bram < rtl_parts(cfg, weights, g).group.bram
+    # more groups, each holding a smaller share of the weights (in BRAM or URAM, weighed
+    # by memory_libmap's costs)
+    def memory(r: Resources) -> float:
+        return r.bram * RAMB36_COST + r.uram * URAM_COST
+
+    assert memory(rtl_parts(cfg, weights, 2 * g).group) < memory(rtl_parts(cfg, weights, g).group)
+    assert memory(rtl_parts(cfg, weights, 1).group) > memory(rtl_parts(cfg, weights, g).group)
     est = estimate(design, [24])
     assert est["machine"].startswith("RTL layer top")
     assert est["weights"]["on_chip"]
@@ -252,9 +259,11 @@ def test_the_rtl_layer_top_is_sized_per_slr_with_the_weights_in_its_groups() -> 
     assert used["lut"]["used"] == parts.group.lut * g + parts.engine.lut * 6 + parts.shared.lut
     with pytest.raises(ConfigError, match="exceed the .* groups of the RTL layer top"):
         build_design(cfg, board, weights, groups=g + 1)
-    # fewer groups hold more weights each: one group holding them all fits no SLR
-    with pytest.raises(ConfigError, match="1 groups of the RTL layer top do not fit"):
-        build_design(cfg, board, weights, groups=1)
+    # a build for these weights holds fewer blocks per group than one for dense weights
+    model = build_design(cfg.replace(weight_capacity="model"), board, weights)
+    cap = estimate(model, [24])["group_capacity"]
+    assert cap["sized_for"] == "model" and cap["kept_blocks"] == cap["used_kept_blocks"]
+    assert memory(model.parts.group) < memory(parts.group) and model.groups >= g
 
 
 def test_a_design_the_rtl_cannot_hold_falls_back_and_says_why() -> None:
@@ -262,10 +271,15 @@ def test_a_design_the_rtl_cannot_hold_falls_back_and_says_why() -> None:
     board = load_board("u200")
     weights = uniform_weights(cfg, 0.2)
     design = build_design(cfg, board, weights)
-    assert design.rtl_note is not None and "BRAM36" in design.rtl_note
-    assert "use fewer attention engines, a larger board or a smaller model" in design.rtl_note
+    assert design.rtl_note is not None and "URAM" in design.rtl_note
+    assert "use weight_capacity: model" in design.rtl_note
+    assert "fewer attention engines, a larger board or a smaller model" in design.rtl_note
     est = estimate(design, [24])
-    assert est["machine"] == "analytical machine" and "BRAM36" in est["latency_model"]
+    assert est["machine"] == "analytical machine" and "URAM" in est["latency_model"]
+    # built for its HP weights, BERT-base at (16, 16, 4) still needs more URAM than the
+    # U200 has (about 25 MB of kept blocks and indices)
+    model = cfg.replace(weight_capacity="model")
+    assert "use fewer attention engines" in build_design(model, board, weights).rtl_note
     with pytest.raises(ConfigError, match="does not fit board u200 per SLR"):
         build_design(cfg, board, weights, machine="rtl")
 

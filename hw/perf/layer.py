@@ -177,10 +177,11 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
     p = image.params
     rows, blocks = group_capacity(image)
     # the build as LayerParams.from_config sizes it (for dense weights, so one bitstream
-    # takes any pruning of the model), not only these weights
+    # takes any pruning of the model), or, with weight_capacity "model", for these weights
+    cap_rows, cap_blocks = ((rows, blocks) if cfg.weight_capacity == "model"
+                            else (p.g_max_nbr, p.g_max_nnzb))
     params = SpmmParams.from_config(cfg).hdl_parameters() | {
-        "MAX_NBR": p.g_max_nbr, "MAX_NNZB": p.g_max_nnzb,
-        "MAX_NBC": max(p.hidden, p.ffn) // p.w}
+        "MAX_NBR": cap_rows, "MAX_NNZB": cap_blocks, "MAX_NBC": max(p.hidden, p.ffn) // p.w}
     fit = calibrated("spmm", params)
     if fit is None:
         eng = SpmmEngine(cfg, (), cfg.model.hidden)
@@ -197,9 +198,11 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
                        math.ceil(memories_bram36(buffers)), memories_uram(buffers),
                        math.ceil(logic["ff"]))
     return {"group": group, "attention_engine": engine, "shared": shared,
-            "group_capacity": {"block_rows": p.g_max_nbr, "kept_blocks": p.g_max_nnzb,
-                               "used_block_rows": rows, "used_kept_blocks": blocks},
-            "source": "hw.perf.layer: hp_spmm at the build's group capacity (dense weights) "
+            "group_capacity": {"sized_for": cfg.weight_capacity, "block_rows": cap_rows,
+                               "kept_blocks": cap_blocks, "used_block_rows": rows,
+                               "used_kept_blocks": blocks},
+            "source": f"hw.perf.layer: hp_spmm at the build's group capacity "
+                      f"({'these' if cfg.weight_capacity == 'model' else 'dense'} weights) "
                       f"({'Yosys-calibrated' if fit else 'analytical'}), the attention "
                       "engine as hw.perf.engines, LayerNorm/GELU logic from one Yosys "
                       "point each scaled by lanes (hw/perf/synth_units.json), buffers and "

@@ -152,8 +152,11 @@ class Parts:
 
 
 def hls_parts(cfg: DesignConfig, placement: Placement) -> Parts:
-    """The analytical machine: groups with their own vector lanes, separate on-chip stores."""
-    return Parts(group_resources(cfg), _sum_one_attention(cfg),
+    """The analytical machine: groups with their own vector lanes, separate on-chip stores.
+    Its weights sit in the placement's store, so a group leaves out the URAM of hp_spmm's
+    own weight and index memories (what `memory_blocks` puts in URAM)."""
+    group = dataclasses.replace(group_resources(cfg), uram=0)
+    return Parts(group, _sum_one_attention(cfg),
                  Resources(0, 0, placement.act_bram + placement.weight_bram,
                            placement.act_uram + placement.weight_uram))
 
@@ -373,12 +376,14 @@ def _rtl_design(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix],
     fit = rtl_max_groups(cfg, board, weights)
     if fit < 1:
         need = rtl_parts(cfg, weights, 1)
+        fix = ("weight_capacity: model (groups built for this model's weights, not dense "
+               "ones), " if cfg.weight_capacity == "dense" else "")
         return (f"the RTL layer top does not fit board {board.name} per SLR at any group "
-                f"count (one group holding all weights needs {need.group.bram} BRAM36, "
+                f"count (one group holding all {cfg.weight_capacity}-capacity weights needs "
+                f"{need.group.bram} BRAM36 and {need.group.uram} URAM, "
                 f"{cfg.attn_heads_parallel} attention engines "
-                f"{need.engine.lut * cfg.attn_heads_parallel} LUT; Yosys maps its memories "
-                "to BRAM, not URAM): use fewer attention engines, a larger board or a "
-                "smaller model")
+                f"{need.engine.lut * cfg.attn_heads_parallel} LUT): use {fix}fewer attention "
+                "engines, a larger board or a smaller model")
     if groups is not None and groups > fit:
         raise ConfigError(f"pe_groups: {groups} exceed the {fit} groups of the RTL layer top "
                           f"that fit board {board.name}")
