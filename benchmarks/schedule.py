@@ -44,14 +44,12 @@ TARGET_UTILIZATION = 0.90
 TARGET_SPEEDUP = 3.0
 
 
-def pipelined_design(dims: ModelDims, board: Any, stages: int) -> Any:
-    """The analytical machine (the scheduler models its stage overlap) with the attention
-    engine count that leaves the most PE groups, one per head at most; ConfigError when
-    no count leaves a group for every stage."""
+def pipelined_designs(dims: ModelDims, board: Any, stages: int) -> list[Any]:
+    """The analytical machine (the scheduler models its stage overlap) at every attention
+    engine count that leaves a PE group for every stage; ConfigError when none does."""
     base = DesignConfig.from_yaml().replace(board=board.name, model=dims)
-    best, why = None, []
-    for engines in sorted((a for a in range(1, dims.heads + 1) if dims.heads % a == 0),
-                          reverse=True):
+    designs, why = [], []
+    for engines in (a for a in range(1, dims.heads + 1) if dims.heads % a == 0):
         cfg = base.replace(attn_heads_parallel=engines)
         try:
             design = build_design(cfg, board, uniform_weights(cfg, 1.0 - SPARSITY),
@@ -59,28 +57,32 @@ def pipelined_design(dims: ModelDims, board: Any, stages: int) -> Any:
         except ConfigError as e:
             why.append(f"{engines} engines: {e}")
             continue
-        if design.groups >= stages and (best is None or design.groups > best.groups):
-            best = design
+        if design.groups >= stages:
+            designs.append(design)
         why.append(f"{engines} engines: {design.groups} groups")
-    if best is None:
+    if not designs:
         raise ConfigError(f"no design of {dims} at HP {SPARSITY:.0%} leaves {stages} PE "
                           f"groups on {board.name} for {stages} stages ({'; '.join(why)}); "
                           "use --model minilm, fewer --stages or a larger --board")
-    return best
+    return designs
 
 
 def run(task: str, split: str, board_name: str, batch: int, stages: int,
         glue_dir: str | None, model: str = "bert-base") -> dict[str, Any]:
     board = load_board(board_name)
-    design = pipelined_design(MODELS[model], board, stages)
-    cfg = design.cfg
     lengths = token_lengths(task, split, load_tokenizer(), glue_dir)
-    clipped = np.minimum(lengths, cfg.max_length)
     start = time.perf_counter()
-    pipe = make_pipeline(design, round(float(clipped.mean())), stages)
-    runs = compare(pipe, lengths, batch)
+    tried = []  # every engine count, scheduled; the best length-aware throughput is reported
+    for design in pipelined_designs(MODELS[model], board, stages):
+        clipped = np.minimum(lengths, design.cfg.max_length)
+        pipe = make_pipeline(design, round(float(clipped.mean())), stages)
+        runs = compare(pipe, lengths, batch)
+        policies = {p: r.metrics(design.clock_hz) for p, r in runs.items()}
+        tried.append((policies["length_aware"]["throughput_seq_s"], design, pipe, runs,
+                      policies))
     seconds = time.perf_counter() - start
-    policies = {p: r.metrics(design.clock_hz) for p, r in runs.items()}
+    _, design, pipe, runs, policies = max(tried, key=lambda t: t[0])
+    cfg = design.cfg
     base = policies["pad_to_max"]["throughput_seq_s"]
     for m in policies.values():
         m["speedup_vs_pad_to_max"] = m["throughput_seq_s"] / base
@@ -101,6 +103,10 @@ def run(task: str, split: str, board_name: str, batch: int, stages: int,
                   "clock_mhz": design.clock["mhz"], "clock": design.clock["bound"],
                   "board": board.name, "pe_groups": design.groups,
                   "attention_engines": cfg.attn_heads_parallel,
+                  "designs_tried": [{"attention_engines": d.cfg.attn_heads_parallel,
+                                     "pe_groups": d.groups,
+                                     "length_aware_throughput_seq_s": t}
+                                    for t, d, *_ in tried],
                   "stages": [[op.name for op in st] for st in pipe.stages],
                   "batch_and_window": batch, "bucket_edges": list(cfg.bucket_edges),
                   "length_aware_allocations": {str(k): list(v) for k, v in

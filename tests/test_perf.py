@@ -294,3 +294,23 @@ def test_power_is_static_plus_resources_linear_in_the_clock() -> None:
     assert at300["total_w"] == pytest.approx(25.0 + dyn)
     assert at150["total_w"] == pytest.approx(25.0 + dyn / 2)
     assert "assumed" in at300["source"] and at300["figures"] == "modeled"
+
+
+def test_the_output_arbiter_paces_rows_with_fewer_blocks_than_groups() -> None:
+    """encoder_layer.sv writes one beat per cycle: 24 groups finishing block-rows of ~19
+    kept blocks together wait for it (Verilator at 24 x 6: qkv 2,076 cycles at L = 24,
+    1,763 without the wait), 12 groups never do."""
+    from hw.perf.layer import linear_cycles, weight_plan
+
+    cfg = DesignConfig.from_yaml()
+    weights = uniform_weights(cfg, 0.2)
+    for groups, waits in ((12, False), (24, True)):
+        image = weight_plan(cfg, weights, groups)
+        p = image.params
+        spmm = max(rtl_spmm_cycles(24, counts, cfg, p.op_shape("qkv")[1] * p.w)
+                   for counts, _, _ in image.plan[0]["qkv"] if counts)
+        wait = linear_cycles(image, 0, "qkv", 24) - spmm
+        assert (wait > 0) == waits
+        if waits:  # at most a group's rows' shortfall to 24, for each of the 24 tokens
+            rows = [c for c, _, _ in image.plan[0]["qkv"] if c]
+            assert wait <= max(sum(max(0, 24 - c) for c in r) for r in rows) * 24

@@ -8,8 +8,9 @@ sizes there and in tests/test_rtl_layer.py) stand for:
   input     one word per cycle into the x buffer
   linears   the busiest group's hp_spmm run (sim/rtl/cycles.py:spmm_cycles on its rows
             and the tokens of its tiles), since the activations are broadcast to all
-            groups tile by tile and the slowest sets the pace; plus counting its tiles,
-            the buffer reader's latency and the output write (and GELU for FFN1)
+            groups tile by tile and the slowest sets the pace; plus the output arbiter's
+            wait where the groups outnumber a block-row's kept blocks; plus counting its
+            tiles, the buffer reader's latency and the output write (and GELU for FFN1)
   attention the heads of one engine one after another (attention_cycles each), plus the
             start of each head and the context writer
   LayerNorm residual_layernorm's formula (sim/rtl/vector_case.py:layernorm_cycles) over
@@ -70,15 +71,21 @@ def own_tokens(length: int, tile: int, phase: int, nphase: int) -> int:
 
 
 def linear_cycles(image: LayerImage, layer: int, op: str, length: int) -> int:
-    """The busiest group's hp_spmm run of one linear operator (glue not included)."""
+    """The busiest group's hp_spmm run of one linear operator (glue not included), and
+    the wait for the output arbiter: it writes one beat per cycle, and the groups finish
+    their block-rows together, so a block-row of c kept blocks (one null block if none)
+    costs each token max(c, active groups) cycles instead of c."""
     p = image.params
     cfg = _spmm_config(p)
     in_features = p.op_shape(op)[1] * p.w
+    runs = [(counts, own_tokens(length, p.t, phase, nphase))
+            for counts, phase, nphase in image.plan[layer][op]]
+    runs = [r for r in runs if r[0] and r[1]]
+    active = len(runs)
     worst = 0
-    for counts, phase, nphase in image.plan[layer][op]:
-        tokens = own_tokens(length, p.t, phase, nphase)
-        if counts and tokens:
-            worst = max(worst, spmm_cycles(tokens, counts, cfg, in_features))
+    for counts, tokens in runs:
+        wait = sum(max(0, active - max(c, 1)) for c in counts) * tokens
+        worst = max(worst, spmm_cycles(tokens, counts, cfg, in_features) + wait)
     return worst
 
 
