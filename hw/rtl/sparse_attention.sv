@@ -284,10 +284,10 @@ module sparse_attention #(
   // exps, the reciprocal), because its predecessor starts the next query at once. The
   // one exception is xmem: EXP reads score j one cycle after its take plus j, and the next
   // query's score j reaches xmem a DOT pipeline later than that.
-  logic               d_free, d_run, d_full;  // DOT
-  logic               e_free, e_run, e_full;  // EXP
+  logic               d_free, d_full;  // DOT (attn_issue_stage)
+  logic               e_free, e_full;  // EXP (attn_issue_stage)
   logic               dv_free, dv_run, dv_full;  // DIV
-  logic               p_free, p_run, p_full;  // PV
+  logic               p_free, p_full;  // PV (attn_issue_stage)
   logic               o_free, o_run, o_full;  // OUT; o_full: the output beat is valid
   logic               d_take, e_take, dv_take, p_take, o_take;
   assign d_take = res_full && d_free;
@@ -299,9 +299,10 @@ module sparse_attention #(
   // DOT: address, K row, D products, adder tree, score requant, running max
   logic [IDX_W-1:0]   d_sel[MAX_K];
   logic [D*8-1:0]     xq;
-  logic [K_W-1:0]     d_iss, d_wc;  // slots issued / completed
-  logic               d_wlast;      // d_wc == kk - 1: a look-ahead flag
-  logic               d0_v;
+  /* verilator lint_off UNUSEDSIGNAL */  // slot index bits; all of them are the sequencer's
+  logic [K_W-1:0]     d_iss, d_wc;  // slots issued / completed (attn_issue_stage)
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic               d_issue, d0_v;
   logic [IDX_W-1:0]   d0_addr;
   logic [SC_LAT-1:0]  dvp;
   logic [D*8-1:0]     d_krow;
@@ -318,9 +319,10 @@ module sparse_attention #(
   // EXP: i-exp of x - max (sim/golden/nonlinear.py:int_exp), one stage per step, summed
   logic [IDX_W-1:0]   e_sel[MAX_K];
   logic signed [SCORE_BITS-1:0] e_xmax;
-  logic [K_W-1:0]     e_iss, e_wc;
-  logic               e_wlast;
-  logic               e0_v;
+  /* verilator lint_off UNUSEDSIGNAL */  // slot index bits; all of them are the sequencer's
+  logic [K_W-1:0]     e_iss, e_wc;  // slots issued / completed (attn_issue_stage)
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic               e_issue, e0_v;
   logic [EX_LAT-1:0]  evp;
   logic signed [SCORE_BITS-1:0] e_x;
   logic [A_W:0]       e_a;            // max - x (>= 0), then clamped to q_cap
@@ -349,9 +351,11 @@ module sparse_attention #(
   logic [IDX_W-1:0]   p_sel[MAX_K];
   logic [E_W-1:0]     p_emem[MAX_K];
   logic [RECIP_W-1:0] p_recip;
-  logic [K_W-1:0]     p_iss, p_wc;
-  logic               p_wlast;
-  logic               p0_v, p0_first;
+  logic [K_W-1:0]     p_iss;
+  /* verilator lint_off UNUSEDSIGNAL */  // PV's results need no slot: only the sequencer counts
+  logic [K_W-1:0]     p_wc;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic               p_issue, p0_v, p0_first;
   logic [E_W-1:0]     p0_e;
   logic [IDX_W-1:0]   p_addr[MUL_LAT+2];
   logic [PV_LAT-1:0]  pvp, pfirst;
@@ -503,13 +507,28 @@ module sparse_attention #(
     p_addr[0] <= p_sel[p_iss[SI_W-1:0]];
   end
 
+  // DOT, EXP and PV issue a query's kept slots one per cycle into their pipelines and
+  // collect the results at its end: the same sequencing each
+  attn_issue_stage #(.K_W(K_W)) u_dot_seq (
+      .clk, .rst_n, .take(d_take), .give(e_take), .result(dvp[SC_LAT-1]),
+      .kk, .kk_m1, .kk_m2, .free(d_free), .full(d_full), .issue(d_issue), .iss(d_iss),
+      .wc(d_wc));
+  attn_issue_stage #(.K_W(K_W)) u_exp_seq (
+      .clk, .rst_n, .take(e_take), .give(dv_take), .result(evp[EX_LAT-1]),
+      .kk, .kk_m1, .kk_m2, .free(e_free), .full(e_full), .issue(e_issue), .iss(e_iss),
+      .wc(e_wc));
+  attn_issue_stage #(.K_W(K_W)) u_pv_seq (
+      .clk, .rst_n, .take(p_take), .give(o_take), .result(pvp[PV_LAT-1]),
+      .kk, .kk_m1, .kk_m2, .free(p_free), .full(p_full), .issue(p_issue), .iss(p_iss),
+      .wc(p_wc));
+
   // ---------------------------------------------------------------- control
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       tstate <= T_IDLE;
-      {d_free, e_free, dv_free, p_free, o_free} <= '1;
-      {d_run, e_run, dv_run, p_run, o_run} <= '0;
-      {d_full, e_full, dv_full, p_full, o_full} <= '0;
+      {dv_free, o_free} <= '1;
+      {dv_run, o_run} <= '0;
+      {dv_full, o_full} <= '0;
       busy <= 1'b0;
       done <= 1'b0;
       km_v <= '0;
@@ -622,57 +641,21 @@ module sparse_attention #(
       evp <= {evp[EX_LAT-2:0], e0_v};
       pvp <= {pvp[PV_LAT-2:0], p0_v};
       pfirst <= {pfirst[PV_LAT-2:0], p0_first};
-      d0_v <= d_run && d_iss != kk;
-      e0_v <= e_run && e_iss != kk;
-      p0_v <= p_run && p_iss != kk;
+      d0_v <= d_issue;
+      e0_v <= e_issue;
+      p0_v <= p_issue;
 
-      // DOT: issue the kept keys, one per cycle; collect the scores and their max
-      if (d_take) begin
-        d_free <= 1'b0;
-        d_run <= 1'b1;
-        d_iss <= '0;
-        d_wc <= '0;
-        d_wlast <= kk_m1 == '0;
-      end
-      if (d_run && d_iss != kk) d_iss <= d_iss + 1'b1;
+      // DOT: the scores and their max
       if (dvp[SC_LAT-1]) begin
         xmem[d_wc[SI_W-1:0]] <= score_y;
         if (d_wc == '0 || score_y > xmax) xmax <= score_y;
-        d_wc <= d_wc + 1'b1;
-        d_wlast <= d_wc == kk_m2;
-        if (d_wlast) begin
-          d_run <= 1'b0;
-          d_full <= 1'b1;
-        end
-      end
-      if (e_take) begin
-        d_full <= 1'b0;
-        d_free <= 1'b1;
       end
 
       // EXP: i-exp of each score against the max, summed
-      if (e_take) begin
-        e_free <= 1'b0;
-        e_run <= 1'b1;
-        e_iss <= '0;
-        e_wc <= '0;
-        e_wlast <= kk_m1 == '0;
-        total <= '0;
-      end
-      if (e_run && e_iss != kk) e_iss <= e_iss + 1'b1;
+      if (e_take) total <= '0;
       if (evp[EX_LAT-1]) begin
         emem[e_wc[SI_W-1:0]] <= e_e;
         total <= total + TOTAL_W'(e_e);
-        e_wc <= e_wc + 1'b1;
-        e_wlast <= e_wc == kk_m2;
-        if (e_wlast) begin
-          e_run <= 1'b0;
-          e_full <= 1'b1;
-        end
-      end
-      if (dv_take) begin
-        e_full <= 1'b0;
-        e_free <= 1'b1;
       end
 
       // DIV: cycle 0 forms 3 * total and clears the remainder; then one digit per cycle
@@ -716,26 +699,8 @@ module sparse_attention #(
       end
 
       // PV: probability times each kept V row, accumulated
-      if (p_take) begin
-        p_free <= 1'b0;
-        p_run <= 1'b1;
-        p_iss <= '0;
-        p_wc <= '0;
-        p_wlast <= kk_m1 == '0;
-      end
-      if (p_run && p_iss != kk) p_iss <= p_iss + 1'b1;
       if (pvp[PV_LAT-1]) begin
         for (int i = 0; i < D; i++) acc[i] <= (pfirst[PV_LAT-1] ? 32'sd0 : acc[i]) + 32'(p_pv[i]);
-        p_wc <= p_wc + 1'b1;
-        p_wlast <= p_wc == kk_m2;
-        if (p_wlast) begin
-          p_run <= 1'b0;
-          p_full <= 1'b1;
-        end
-      end
-      if (o_take) begin
-        p_full <= 1'b0;
-        p_free <= 1'b1;
       end
 
       // OUT: RQ_LAT cycles of the requant lanes, then the beat waits in o_y for tready
@@ -768,6 +733,59 @@ module sparse_attention #(
 endmodule
 
 /* verilator lint_off DECLFILENAME */
+// The sequencing of an exact-unit stage that issues a query's k kept slots into its
+// pipeline, one per cycle, and collects the k results: free -> (take) run -> (its last
+// result) full -> (give: the next stage takes the query) free. Flags and counters are
+// registers, so a take upstream is one LUT from flip-flops; `issue` is one compare.
+module attn_issue_stage #(
+    parameter int K_W = 3
+) (
+    input  logic           clk,
+    input  logic           rst_n,
+    input  logic           take,    // this stage takes a query (only while free)
+    input  logic           give,    // the next stage takes it (only while full)
+    input  logic           result,  // one of the query's results is back
+    input  logic [K_W-1:0] kk,      // kept slots, minus 1, minus 2 (registered at start)
+    input  logic [K_W-1:0] kk_m1,
+    input  logic [K_W-1:0] kk_m2,
+    output logic           free,
+    output logic           full,
+    output logic           issue,   // slot `iss` is issued this cycle
+    output logic [K_W-1:0] iss,     // slots issued
+    output logic [K_W-1:0] wc       // results collected
+);
+  logic run, wlast;  // wlast: wc == kk - 1, a look-ahead flag
+  assign issue = run && iss != kk;
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      free <= 1'b1;
+      run <= 1'b0;
+      full <= 1'b0;
+    end else begin
+      if (take) begin
+        free <= 1'b0;
+        run <= 1'b1;
+        iss <= '0;
+        wc <= '0;
+        wlast <= kk_m1 == '0;
+      end
+      if (issue) iss <= iss + 1'b1;
+      if (result) begin
+        wc <= wc + 1'b1;
+        wlast <= wc == kk_m2;
+        if (wlast) begin
+          run <= 1'b0;
+          full <= 1'b1;
+        end
+      end
+      if (give) begin
+        full <= 1'b0;
+        free <= 1'b1;
+      end
+    end
+  end
+endmodule
+
 // Unsigned A_W x B_W product modulo 2^OUT_W: A_CHUNK x B_CHUNK partial products (one DSP
 // each) in the first stage, then an adder tree over them, one level per stage.
 module attn_mul #(
