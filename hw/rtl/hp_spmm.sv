@@ -224,7 +224,8 @@ module hp_spmm #(
     for (int k = 0; k < PE_LAT; k++) pe_busy = pe_busy | ctl_q[k*CTL_W + CTL_W - 1];
   end
   // the accumulators: two banks per PE (hp_spmm_acc); `wb` is the one accumulating, `db`
-  // the one the drain reads while ob_full
+  // the one the drain reads while ob_full (always !wb: a flip-flop of its own, so that
+  // the drain's LUT-RAM address needs no inverter)
   logic               wb, db;
   logic [T_W-1:0]     dt;      // the token the drain reads
   logic [BO*32-1:0]   ob_acc;  // word {db, dt} of each PE, the drain's input (packed: Icarus)
@@ -239,6 +240,7 @@ module hp_spmm #(
         .zero(zero1),
         .dot(dot2[p])
     );
+    // stage 2: the PE's dot accumulates in bank wb
     hp_spmm_acc #(.T(T)) u_acc (
         .clk(clk),
         .we(adv && v2),
@@ -250,7 +252,7 @@ module hp_spmm #(
     );
   end
 
-  // ---------------------------------------------------------------- drain buffer
+  // ---------------------------------------------------------------- drain (bank db)
   logic               ob_full, ob_final, ob_release, dadv;
   logic [TC_W-1:0]    ob_tcur;
   logic [BO*BIAS_W-1:0]  ob_bias;
@@ -290,6 +292,8 @@ module hp_spmm #(
       ctl_q <= '0;
       ob_full <= 1'b0;
       wb <= 1'b0;
+      db <= 1'b1;
+      dt <= '0;
       dv <= '0;
       dlast <= '0;
     end else begin
@@ -392,7 +396,6 @@ module hp_spmm #(
         end
         // stage 1 -> 2
         ctl_q <= {ctl_q[0 +: (PE_LAT-1)*CTL_W], v1, first1, cap1, final1, t1, r1, tcur1};
-        // stage 2: the PEs' dots accumulate in hp_spmm_acc (bank wb)
       end
 
       // drain: one token per cycle into the requantization lanes

@@ -2,7 +2,7 @@
 // into one bank (one token per cycle: read, add, write), while the drain reads the other,
 // finished one. One adder and a LUT-RAM (one write port, two asynchronous read ports):
 // T registers with an adder each, and a copy of them into a drain buffer, cost about 70
-// LUTs per accumulator at T = 8 (docs/rtl.md, "hp_spmm accumulators").
+// LUTs per accumulator at T = 8 (docs/rtl.md, "HP sparse matmul engine").
 // `we` adds `dot` to word `waddr` ({bank, token}), or, with `first`, stores it.
 module hp_spmm_acc #(
     parameter int T = 4,  // tokens per tile: words per bank
