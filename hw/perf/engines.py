@@ -13,6 +13,7 @@ lanes, and every engine when the calibration data is absent).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -340,15 +341,34 @@ def _sum(engines: tuple, extra_lut: int = 0) -> Resources:
                      ff=sum(e.ff() for e in engines))
 
 
-def group_resources(cfg: DesignConfig) -> Resources:
+def group_resources(cfg: DesignConfig, own_stores: bool = True) -> Resources:
     """One PE group: the HP matmul engine and its vector lanes (LayerNorm, i-GELU).
 
     The Yosys-calibrated hp_spmm figure already holds its control; the analytical
-    fallback adds LUT_GROUP_CONTROL for it.
+    fallback adds LUT_GROUP_CONTROL for it. `own_stores=False` leaves out hp_spmm's
+    weight memories and activation tile (`synth_model.spmm_weight_memories`,
+    `spmm_tile_memory`, in BRAM or URAM as `memory_blocks` maps them), for a machine that
+    keeps weights and activations in stores of its own (the analytical machine's
+    placement).
     """
     spmm = SpmmEngine(cfg, (), cfg.model.hidden)
     extra = 0 if spmm.resource_source() == CALIBRATED else LUT_GROUP_CONTROL
-    return _sum((spmm, LayerNormEngine(cfg), GeluEngine(cfg)), extra)
+    group = _sum((spmm, LayerNormEngine(cfg), GeluEngine(cfg)), extra)
+    if own_stores:
+        return group
+    from hw.perf.synth_model import (
+        memories_bram36,
+        memories_uram,
+        spmm_tile_memory,
+        spmm_weight_memories,
+    )
+    from sim.rtl.spmm_case import SpmmParams
+
+    p = SpmmParams.from_config(cfg).hdl_parameters()
+    stores = [*spmm_weight_memories(p), spmm_tile_memory(p)]
+    return dataclasses.replace(
+        group, bram=max(0, group.bram - math.floor(memories_bram36(stores))),
+        uram=max(0, group.uram - memories_uram(stores)))
 
 
 def attention_resources(cfg: DesignConfig) -> Resources:

@@ -152,11 +152,9 @@ class Parts:
 
 
 def hls_parts(cfg: DesignConfig, placement: Placement) -> Parts:
-    """The analytical machine: groups with their own vector lanes, separate on-chip stores.
-    Its weights sit in the placement's store, so a group leaves out the URAM of hp_spmm's
-    own weight and index memories (what `memory_blocks` puts in URAM)."""
-    group = dataclasses.replace(group_resources(cfg), uram=0)
-    return Parts(group, _sum_one_attention(cfg),
+    """The analytical machine: groups with their own vector lanes, separate on-chip stores
+    (its weights and activations sit in the placement's stores, not in hp_spmm's own)."""
+    return Parts(group_resources(cfg, own_stores=False), _sum_one_attention(cfg),
                  Resources(0, 0, placement.act_bram + placement.weight_bram,
                            placement.act_uram + placement.weight_uram))
 

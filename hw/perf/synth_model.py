@@ -75,13 +75,26 @@ def _clog2(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def spmm_weight_memories(p: dict[str, int]) -> list[tuple[int, int]]:
+    """(depth, width) of hp_spmm's per-kept-block memories: values, in-block indices and
+    block columns (wval_mem, widx_mem, wcol_mem)."""
+    bo, bi, m = p["BO"], p["BI"], p["M"]
+    nbc, nnzb = p["MAX_NBC"], p["MAX_NNZB"]
+    return [(nnzb, bo * m * 8), (nnzb, bo * m * _clog2(bi)), (nnzb, _clog2(nbc + 1))]
+
+
+def spmm_tile_memory(p: dict[str, int]) -> tuple[int, int]:
+    """(depth, width) of hp_spmm's ping-pong activation tile (act_mem)."""
+    return 2 ** _clog2(2 * p["T"] * p["MAX_NBC"]), p["BI"] * 8
+
+
 def spmm_memories(p: dict[str, int]) -> list[tuple[int, int]]:
-    """(depth, width) of hp_spmm's memories (hw/rtl/hp_spmm.sv)."""
-    bo, bi, m, t = p["BO"], p["BI"], p["M"], p["T"]
-    nbr, nbc, nnzb = p["MAX_NBR"], p["MAX_NBC"], p["MAX_NNZB"]
-    return [(nnzb, bo * m * 8), (nnzb, bo * m * _clog2(bi)), (nnzb, _clog2(nbc + 1)),
-            (nbr, _clog2(nbc + 1)), (nbr, bo * 32), (nbr, bo * 15), (nbr, bo * 6),
-            (2 ** _clog2(2 * t * nbc), bi * 8)]
+    """(depth, width) of hp_spmm's memories (hw/rtl/hp_spmm.sv): its weights, the row
+    memories (count, bias, mult, shift) and the activation tile."""
+    bo, nbr, nbc = p["BO"], p["MAX_NBR"], p["MAX_NBC"]
+    return spmm_weight_memories(p) + [
+        (nbr, _clog2(nbc + 1)), (nbr, bo * 32), (nbr, bo * 15), (nbr, bo * 6),
+        spmm_tile_memory(p)]
 
 
 def attention_memories(p: dict[str, int]) -> list[tuple[int, int]]:
