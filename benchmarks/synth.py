@@ -59,8 +59,6 @@ def calibrate(engines: list[str], rev: str, engine_revs: dict[str, str]) -> dict
     points = {e: rows for e, rows in old.get("points", {}).items() if e not in engines}
     commits = {e: c for e, c in old.get("rtl_commit", {}).items() if e in points}
     runs = {e: r for e, r in old.get("runs", {}).items() if e in points}
-    for e in points:  # a file from before `runs`: its one run made every engine's points
-        runs.setdefault(e, {k: old.get(k) for k in ("benchmark_command", "machine", "yosys")})
     run = {"benchmark_command": shlex.join([sys.executable, *sys.argv]),
            "machine": machine_info(torch_details=False), "yosys": yosys_version()}
     for engine in engines:
