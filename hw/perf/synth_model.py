@@ -93,7 +93,7 @@ def spmm_memories(p: dict[str, int]) -> list[tuple[int, int]]:
     memories (count, bias, mult, shift) and the activation tile."""
     bo, nbr, nbc = p["BO"], p["MAX_NBR"], p["MAX_NBC"]
     return spmm_weight_memories(p) + [
-        (nbr, _clog2(nbc + 1)), (nbr, bo * 32), (nbr, bo * 15), (nbr, bo * 6),
+        (nbr, _clog2(nbc + 1) + 2), (nbr, bo * 32), (nbr, bo * 15), (nbr, bo * 6),
         spmm_tile_memory(p)]
 
 

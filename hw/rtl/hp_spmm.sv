@@ -96,7 +96,9 @@ module hp_spmm #(
   logic [BO*M*8-1:0]     wval_mem[MAX_NNZB];
   logic [BO*M*IDX_W-1:0] widx_mem[MAX_NNZB];
   logic [C_W-1:0]        wcol_mem[MAX_NNZB];
-  logic [NBC_W-1:0]      rcnt_mem[MAX_NBR];
+  // per block-row {count <= 1, count == 0, count - 1}: the issue logic's row flags,
+  // worked out at load time rather than behind a row-memory read
+  logic [NBC_W+1:0]      rcnt_mem[MAX_NBR];
   logic [BO*BIAS_W-1:0]  rbias_mem[MAX_NBR];
   logic [BO*MULT_W-1:0]  rmult_mem[MAX_NBR];
   logic [BO*SHIFT_W-1:0] rshift_mem[MAX_NBR];
@@ -108,6 +110,8 @@ module hp_spmm #(
   logic [BO*M*IDX_W-1:0] wgt_idx;
   logic [BO*MULT_W-1:0] row_mult;
   logic [BO*SHIFT_W-1:0] row_shift;
+  logic [NBC_W-1:0] row_cnt;
+  assign row_cnt = s_axis_row_tdata[NBC_W-1:0];
 
   assign s_axis_wgt_tready = !busy;
   assign s_axis_row_tready = !busy;
@@ -134,7 +138,7 @@ module hp_spmm #(
         wptr <= s_axis_wgt_tlast ? '0 : wptr + 1'b1;
       end
       if (s_axis_row_tvalid && s_axis_row_tready) begin
-        rcnt_mem[rptr] <= s_axis_row_tdata[NBC_W-1:0];
+        rcnt_mem[rptr] <= {row_cnt <= NBC_W'(1), row_cnt == '0, row_cnt - 1'b1};
         rbias_mem[rptr] <= s_axis_row_tdata[HDR_W +: BIAS_W*BO];
         rmult_mem[rptr] <= row_mult;
         rshift_mem[rptr] <= row_shift;
@@ -180,20 +184,27 @@ module hp_spmm #(
   logic             op_zero, op_last_t, op_last_b, op_cap, op_end, op_final;
   // the current row's kept blocks - 1 and whether it has none, registered when the row is
   // entered, so the issue logic never waits on a row-memory read
-  logic [NBC_W-1:0] row_cnt_m1, cnt_first, cnt_next, cnt_base;
+  logic [NBC_W-1:0] row_cnt_m1;
+  logic [NBC_W+1:0] cnt_next, cnt_base;
   logic             row_zero;
+  // t == tcur - 1, bcnt == row_cnt_m1 (or an empty row), r == nbr_m1: each kept as a flag
+  // updated beside its counter, so that no comparator sits between `adv` and the state
+  logic             t_last, b_last, r_last;
+  logic [TC_W-1:0]  tcur_next;  // the next tile's tokens, tile_tokens(len - base - T)
+  // the cycle after `start`: the flags and tile sizes are worked out from the latched run
+  // configuration, not from the cfg_* inputs
+  logic             setup;
   // rbase + r + 1, kept as its own counter so that the next row's count is a row-memory
   // read straight from a register, with no adder in front of it
   logic [R_W-1:0]   rnext;
 
   assign op_zero   = row_zero;
-  assign cnt_first = rcnt_mem[cfg_rbase];
   assign cnt_next  = rcnt_mem[rnext];
   assign cnt_base  = rcnt_mem[rbase];
-  assign op_last_t = TC_W'(t) == tcur - 1'b1;
-  assign op_last_b = op_zero || bcnt == row_cnt_m1;
+  assign op_last_t = t_last;
+  assign op_last_b = b_last;
   assign op_cap    = op_last_t && op_last_b;
-  assign op_end    = op_cap && r == nbr_m1;     // last step of the tile
+  assign op_end    = op_cap && r_last;          // last step of the tile
   assign op_final  = op_end && len - base <= T_LEN;  // last step of the run
   assign issue     = issuing && act_full[cbuf] && adv;
 
@@ -228,6 +239,8 @@ module hp_spmm #(
   // the drain's LUT-RAM address needs no inverter)
   logic               wb, db;
   logic [T_W-1:0]     dt;      // the token the drain reads
+  logic               dt_last; // dt == ob_tcur - 1, registered: the release, and through
+                               // it `adv`, waits on no comparator
   logic [BO*32-1:0]   ob_acc;  // word {db, dt} of each PE, the drain's input (packed: Icarus)
 
   for (genvar p = 0; p < BO; p++) begin : g_pe
@@ -261,7 +274,7 @@ module hp_spmm #(
   logic [DRAIN_STAGES-1:0] dv, dlast;
 
   assign dadv       = !m_axis_out_tvalid || m_axis_out_tready;
-  assign ob_release = ob_full && dadv && TC_W'(dt) == ob_tcur - 1'b1;
+  assign ob_release = ob_full && dadv && dt_last;
   assign adv        = !(v2 && cap2 && ob_full && !ob_release);
 
   for (genvar p = 0; p < BO; p++) begin : g_rq
@@ -285,6 +298,7 @@ module hp_spmm #(
     if (!rst_n) begin
       busy <= 1'b0;
       done <= 1'b0;
+      setup <= 1'b0;
       loading <= 1'b0;
       issuing <= 1'b0;
       act_full <= '0;
@@ -294,10 +308,19 @@ module hp_spmm #(
       wb <= 1'b0;
       db <= 1'b1;
       dt <= '0;
+      dt_last <= 1'b0;
       dv <= '0;
       dlast <= '0;
     end else begin
       done <= 1'b0;
+      setup <= start && !busy;
+      if (setup) begin  // a run's first issue comes two cycles after its start at the earliest
+        {b_last, row_zero, row_cnt_m1} <= cnt_base;
+        r_last <= nbr_m1 == '0;
+        tcur <= tile_tokens(len);
+        t_last <= len == LEN_W'(1);
+        tcur_next <= tile_tokens(len - T_LEN);
+      end
       if (start && !busy) begin
         busy <= 1'b1;
         len <= cfg_len;
@@ -315,13 +338,10 @@ module hp_spmm #(
         blk <= cfg_wbase;
         rbase <= cfg_rbase;
         rnext <= cfg_rbase + 1'b1;
-        row_cnt_m1 <= cnt_first - 1'b1;
-        row_zero <= cnt_first == '0;
         narrow <= cfg_narrow;
         wbase <= cfg_wbase;
         base <= '0;
         l_base <= '0;
-        tcur <= tile_tokens(cfg_len);
         l_tcur <= tile_tokens(cfg_len);
         act_full <= '0;
       end else if (busy && !issuing && !v1 && !pe_busy && !ob_full && dv == '0) begin
@@ -368,28 +388,33 @@ module hp_spmm #(
           tcur1 <= tcur;
           if (!op_last_t) begin
             t <= t + 1'b1;
+            t_last <= TC_W'(t) + TC_W'(2) == tcur;
           end else begin
             t <= '0;
+            t_last <= tcur == TC_W'(1);
             if (!op_zero) blk <= blk + 1'b1;
             if (!op_last_b) begin
               bcnt <= bcnt + 1'b1;
+              b_last <= bcnt + 1'b1 == row_cnt_m1;
             end else begin
               bcnt <= '0;
-              if (r != nbr_m1) begin
+              if (!r_last) begin
                 r <= r + 1'b1;
+                r_last <= r + 1'b1 == nbr_m1;
                 rnext <= rnext + 1'b1;
-                row_cnt_m1 <= cnt_next - 1'b1;
-                row_zero <= cnt_next == '0;
+                {b_last, row_zero, row_cnt_m1} <= cnt_next;
               end else begin
                 r <= '0;
+                r_last <= nbr_m1 == '0;
                 rnext <= rbase + 1'b1;
-                row_cnt_m1 <= cnt_base - 1'b1;
-                row_zero <= cnt_base == '0;
+                {b_last, row_zero, row_cnt_m1} <= cnt_base;
                 blk <= wbase;
                 cbuf <= !cbuf;
                 base <= base + T_LEN;
                 issuing <= !op_final;
-                tcur <= tile_tokens(len - base - T_LEN);
+                tcur <= tcur_next;
+                t_last <= tcur_next == TC_W'(1);
+                tcur_next <= tile_tokens(len - base - 2 * T_LEN);
               end
             end
           end
@@ -402,7 +427,10 @@ module hp_spmm #(
       if (dadv) begin
         dv <= {dv[DRAIN_STAGES-2:0], ob_full};
         dlast <= {dlast[DRAIN_STAGES-2:0], ob_full && ob_final && ob_release};
-        if (ob_full) dt <= ob_release ? '0 : dt + 1'b1;
+        if (ob_full) begin
+          dt <= ob_release ? '0 : dt + 1'b1;
+          dt_last <= !ob_release && TC_W'(dt) + TC_W'(2) == ob_tcur;
+        end
       end
       if (adv && v2 && cap2) begin  // the block-row's last step: its bank goes to the drain
         wb <= !wb;
@@ -410,6 +438,7 @@ module hp_spmm #(
         ob_full <= 1'b1;
         ob_final <= final2;
         ob_tcur <= tcur2;
+        dt_last <= tcur2 == TC_W'(1);
         ob_bias <= rbias_mem[r2];
         ob_mult <= rmult_mem[r2];
         ob_shift <= rshift_mem[r2];
