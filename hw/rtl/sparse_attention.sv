@@ -303,9 +303,10 @@ module sparse_attention #(
   logic [K_W-1:0]     d_iss, d_wc;  // slots issued / completed (attn_issue_stage)
   /* verilator lint_on UNUSEDSIGNAL */
   logic               d_issue, d0_v;
-  logic [IDX_W-1:0]   d0_addr;
   logic [SC_LAT-1:0]  dvp;
-  logic [D*8-1:0]     d_krow;
+  // the K row: read in the issue cycle, then a register between the block RAM and the
+  // multipliers (its output register), so neither path holds both
+  logic [D*8-1:0]     d_krow, d_kq;
   logic [D*P8_W-1:0]  d_prod;
   logic [DOT_W-1:0]   d_dot;
   logic signed [SCORE_BITS-1:0] score_y, xmem[MAX_K], xmax;
@@ -357,11 +358,11 @@ module sparse_attention #(
   /* verilator lint_on UNUSEDSIGNAL */
   logic               p_issue, p0_v, p0_first;
   logic [E_W-1:0]     p0_e;
-  logic [IDX_W-1:0]   p_addr[MUL_LAT+2];
+  logic [IDX_W-1:0]   p_addr[MUL_LAT+1];
   logic [PV_LAT-1:0]  pvp, pfirst;
   logic [PP_W-1:0]    p_prod, p_round;
   logic [PROB_BITS-1:0] p_p;
-  logic [D*8-1:0]     p_vrow;
+  logic [D*8-1:0]     p_vrow, p_vq;  // V row read a cycle early, then registered (as K)
   logic signed [P8_W-1:0] p_pv[D];
   logic signed [31:0] acc[D];
 
@@ -439,9 +440,10 @@ module sparse_attention #(
     end
 
     // exact unit: DOT
-    d_krow <= kmem[d0_addr];
+    d_krow <= kmem[d_sel[d_iss[SI_W-1:0]]];
+    d_kq <= d_krow;
     for (int i = 0; i < D; i++) begin
-      d_prod[P8_W*i +: P8_W] <= P8_W'($signed(xq[8*i +: 8]) * $signed(d_krow[8*i +: 8]));
+      d_prod[P8_W*i +: P8_W] <= P8_W'($signed(xq[8*i +: 8]) * $signed(d_kq[8*i +: 8]));
     end
     // EXP
     e_a <= (A_W + 1)'(e_xmax) - (A_W + 1)'(e_x);
@@ -467,10 +469,11 @@ module sparse_attention #(
     // PV
     p_round <= p_prod + (PP_W'(1) << (PROB_SHIFT - 1));
     p_p <= (p_round >> PROB_SHIFT) > PP_W'(PROB_MAX) ? PROB_MAX : PROB_BITS'(p_round >> PROB_SHIFT);
-    for (int s = 1; s < MUL_LAT + 2; s++) p_addr[s] <= p_addr[s-1];
-    p_vrow <= vmem[p_addr[MUL_LAT+1]];
+    for (int s = 1; s < MUL_LAT + 1; s++) p_addr[s] <= p_addr[s-1];
+    p_vrow <= vmem[p_addr[MUL_LAT]];
+    p_vq <= p_vrow;
     for (int i = 0; i < D; i++) begin
-      p_pv[i] <= P8_W'($signed({1'b0, p_p}) * $signed(p_vrow[8*i +: 8]));
+      p_pv[i] <= P8_W'($signed({1'b0, p_p}) * $signed(p_vq[8*i +: 8]));
     end
 
     // exact unit: what each take hands on, and each stage's issue registers
@@ -500,7 +503,6 @@ module sparse_attention #(
       for (int i = 0; i < MAX_K; i++) o_sel[i] <= K_W'(i) < kk ? p_sel[i] : '0;  // unused: 0
     end
     if (o_run && o_clast) o_y <= out_y;
-    d0_addr <= d_sel[d_iss[SI_W-1:0]];
     e_x <= xmem[e_iss[SI_W-1:0]];
     p0_e <= p_emem[p_iss[SI_W-1:0]];
     p0_first <= p_iss == '0;
