@@ -84,6 +84,28 @@ def test_cycles_match_formula(sim_name: str) -> None:
     assert all(r["bit_exact"] for r in rows)
 
 
+ODD_TILE = replace(SMALL, t=3, max_len=16)
+
+
+@pytest.mark.xdist_group("rtl_verilator")
+def test_odd_tile_edges_cycle_and_bit_exact() -> None:
+    """T = 3 (TC_W wraps at 4): L = 1 with one block column (the first issue two cycles
+    after start, when the run's flags land), L = T, T + 1, a one-token last tile,
+    one-block and empty rows; ideal streams match the formula, gapped ones stay exact."""
+    sim = simulator("verilator")
+    rng = np.random.default_rng(11)
+    p, cases = ODD_TILE, []
+    for length, out_rows, in_cols, empty in ((1, 1, 1, ()), (1, 3, 1, (1,)), (3, 2, 1, ()),
+                                             (4, 3, 2, (0,)), (7, 4, 3, (2, 3)), (16, 2, 8, ())):
+        cases.append(random_case(f"L{length}-r{out_rows}-c{in_cols}", p, out_rows * p.bo,
+                                 in_cols * p.bi, length, p.m / p.bi, rng,
+                                 zero_blockrows=empty))
+    ideal = simulate_spmm(cases, p, sim, StimulusOptions(False, False))
+    assert [r["cycles"] for r in ideal] == [r["model_cycles"] for r in ideal]
+    gapped = simulate_spmm(cases, p, sim, StimulusOptions(seed=4))
+    assert all(r["bit_exact"] for r in ideal + gapped)
+
+
 @pytest.mark.xdist_group("rtl_verilator")
 @pytest.mark.parametrize("params", [SMALL, SpmmParams.from_config(DesignConfig.from_yaml()),
                                     SpmmParams(3, 5, 3, 3, 5, 7, 33, 17)],

@@ -17,7 +17,8 @@
 //               used), BO x uint8 shift (6 bits used)
 //   s_axis_act  one beat per (token, block column), token-major: BI int8 activations
 //   m_axis_out  one beat per (tile, block-row, token): BO outputs of OUT_BITS; tlast on the last
-// Weights and rows are loaded while idle; `start` latches L, block-rows and block columns.
+// Weights and rows are loaded while idle (not in the start cycle); `start` latches L,
+// block-rows and block columns.
 module hp_spmm #(
     parameter int BO = 4,         // PEs: output rows per block
     parameter int BI = 8,         // block width: activations broadcast per step
@@ -110,11 +111,12 @@ module hp_spmm #(
   logic [BO*M*IDX_W-1:0] wgt_idx;
   logic [BO*MULT_W-1:0] row_mult;
   logic [BO*SHIFT_W-1:0] row_shift;
-  logic [NBC_W-1:0] row_cnt;
-  assign row_cnt = s_axis_row_tdata[NBC_W-1:0];
+  logic [NBC_W-1:0] ld_cnt;  // the kept-block count of the row beat being loaded
+  assign ld_cnt = s_axis_row_tdata[NBC_W-1:0];
 
-  assign s_axis_wgt_tready = !busy;
-  assign s_axis_row_tready = !busy;
+  // not in the start cycle either: the run reads its first row in the cycle after
+  assign s_axis_wgt_tready = !busy && !start;
+  assign s_axis_row_tready = !busy && !start;
 
   always_comb begin
     for (int k = 0; k < BO * M; k++) begin
@@ -138,7 +140,7 @@ module hp_spmm #(
         wptr <= s_axis_wgt_tlast ? '0 : wptr + 1'b1;
       end
       if (s_axis_row_tvalid && s_axis_row_tready) begin
-        rcnt_mem[rptr] <= {row_cnt <= NBC_W'(1), row_cnt == '0, row_cnt - 1'b1};
+        rcnt_mem[rptr] <= {ld_cnt <= NBC_W'(1), ld_cnt == '0, ld_cnt - 1'b1};
         rbias_mem[rptr] <= s_axis_row_tdata[HDR_W +: BIAS_W*BO];
         rmult_mem[rptr] <= row_mult;
         rshift_mem[rptr] <= row_shift;
@@ -181,9 +183,10 @@ module hp_spmm #(
   logic [NBC_W-1:0] bcnt;
   logic [B_W-1:0]   blk;
   logic             adv, issue;
-  logic             op_zero, op_last_t, op_last_b, op_cap, op_end, op_final;
+  logic             op_zero, op_cap, op_end, op_final;
   // the current row's kept blocks - 1 and whether it has none, registered when the row is
-  // entered, so the issue logic never waits on a row-memory read
+  // entered (from the row memory's words {count <= 1, count == 0, count - 1} at rnext or
+  // rbase), so the issue logic never waits on a row-memory read
   logic [NBC_W-1:0] row_cnt_m1;
   logic [NBC_W+1:0] cnt_next, cnt_base;
   logic             row_zero;
@@ -201,9 +204,7 @@ module hp_spmm #(
   assign op_zero   = row_zero;
   assign cnt_next  = rcnt_mem[rnext];
   assign cnt_base  = rcnt_mem[rbase];
-  assign op_last_t = t_last;
-  assign op_last_b = b_last;
-  assign op_cap    = op_last_t && op_last_b;
+  assign op_cap    = t_last && b_last;
   assign op_end    = op_cap && r_last;          // last step of the tile
   assign op_final  = op_end && len - base <= T_LEN;  // last step of the run
   assign issue     = issuing && act_full[cbuf] && adv;
@@ -386,14 +387,14 @@ module hp_spmm #(
           t1 <= t;
           r1 <= rbase + r;
           tcur1 <= tcur;
-          if (!op_last_t) begin
+          if (!t_last) begin
             t <= t + 1'b1;
             t_last <= TC_W'(t) + TC_W'(2) == tcur;
           end else begin
             t <= '0;
             t_last <= tcur == TC_W'(1);
             if (!op_zero) blk <= blk + 1'b1;
-            if (!op_last_b) begin
+            if (!b_last) begin
               bcnt <= bcnt + 1'b1;
               b_last <= bcnt + 1'b1 == row_cnt_m1;
             end else begin

@@ -39,8 +39,10 @@ async def run_cases(dut) -> None:
         dut.cfg_rbase.value = 0  # one layer per run: it starts at the memories' base
         dut.cfg_wbase.value = 0
         dut.cfg_narrow.value = 0  # OUT_BITS is 8 already
-        await bench.start()
+        # queued before start, so the first beat can be taken in the cycle after it (the
+        # earliest the engine accepts one)
         await act.send(case.x.tobytes())
+        await bench.start()
         frame = await bench.receive(
             case.length * max(hp.nnzb + hp.n_block_rows, hp.n_block_cols))
         await bench.wait_done()
