@@ -132,6 +132,13 @@ module gelu_unit #(
   logic [STAGES:1][DEST_W-1:0] dest_p;
   logic [STAGES:1][USER_W-1:0] user_p;
   logic [LANES*(MULT_W+SHIFT_W)-1:0] chan_rd;  // gelu_out of the beat in G7
+  // the set's scalars, read a stage before the lane stage that uses them and registered
+  // beside the beat, so no lane path starts with a LUT-RAM read (the parameters are
+  // loaded while idle)
+  logic [Q_B_W-1:0]    q_b_1;
+  logic [ONE_SH_W-1:0] one_sh_3;
+  logic [GSH_W-1:0]    shift_4;
+  logic [Q_ONE_W-1:0]  q_one_5;
 
   assign en = m_axis_out_tready || !m_axis_out_tvalid;
   assign s_axis_tready = en;
@@ -155,6 +162,10 @@ module gelu_unit #(
       dest_p[1] <= s_axis_tdest;
       user_p[1] <= s_axis_tuser;
       for (int k = 2; k <= GELU_STAGES; k++) set_p[k] <= set_p[k-1];
+      q_b_1 <= p_q_b[cfg_set];
+      one_sh_3 <= p_one_sh[set_p[2]];
+      shift_4 <= p_shift[set_p[3]];
+      q_one_5 <= p_q_one[set_p[4]];
       for (int k = 2; k <= STAGES; k++) begin
         dest_p[k] <= dest_p[k-1];
         user_p[k] <= user_p[k-1];
@@ -169,8 +180,7 @@ module gelu_unit #(
     logic signed [ACC_W-1:0] g;
     gelu_lane #(.IN_BITS(IN_BITS), .ONE_BITS(ONE_BITS), .Q_B_W(Q_B_W), .SH_W(GSH_W)) u_gelu (
         .clk(clk), .en(en), .q(s_axis_tdata[IN_BITS*i +: IN_BITS]),
-        .q_b(p_q_b[set_p[1]]), .one_sh(p_one_sh[set_p[3]]), .shift(p_shift[set_p[4]]),
-        .q_one(p_q_one[set_p[5]]), .out(g));
+        .q_b(q_b_1), .one_sh(one_sh_3), .shift(shift_4), .q_one(q_one_5), .out(g));
     requant #(.OUT_BITS(OUT_BITS)) u_rq (
         .clk(clk), .en(en), .acc(g), .bias('0),
         .mult(chan_rd[(MULT_W+SHIFT_W)*i +: MULT_W]),

@@ -94,7 +94,7 @@ module residual_layernorm #(
   localparam int LAT = requant_pkg::LATENCY;
   localparam int TREE = $clog2(LANES);
   localparam int IN_STAGES = 5;      // accept, add, saturate, square, accumulate (+ LAT, TREE)
-  localparam int SCALAR_STAGES = 9;  // P1..P8 and the std clamp (+ isqrt, recip)
+  localparam int SCALAR_STAGES = 11;  // P1..P8, P3a, P7a, the std clamp (+ isqrt, recip)
   localparam int OUT_STAGES = 7;     // read, y, y*hi|y*lo, carry, add, saturate, *gamma (+ LAT)
   localparam int CLOG_N = $clog2(N);
   localparam int SX_W = RES_BITS + CLOG_N + 1;   // sum x, signed
@@ -343,8 +343,26 @@ module residual_layernorm #(
   localparam logic signed [SX_W:0] HALF_N = (SX_W + 1)'(N / 2);
   localparam logic [MM_W-1:0] MMULT = MM_W'(MEAN_MULT);
   localparam logic signed [N_W-1:0] N_S = N_W'(N);
-  logic [8:1] p_v;
-  logic [SET_W-1:0] p_set[1:8];
+  // P3 multiplies in two cycles: the halves of p2_t times MEAN_MULT (a DSP each, P3a),
+  // then their sum, so that no path holds both a DSP and a wide adder
+  localparam int P3_LO_W = SX_W / 2;
+  localparam int P3_HI_W = SX_W - P3_LO_W;
+  // P7 likewise: p6_mean times the halves of p6_v (P7a), then their sum
+  localparam int P7_LO_W = (SX_W + 2) / 2;
+  localparam int P7_HI_W = SX_W + 2 - P7_LO_W;
+  logic [10:1] p_v;
+  logic [SET_W-1:0] p_set[1:10];
+  logic signed [P7_LO_W:0] p6_vlo;  // the low half, as a non-negative signed factor
+  logic signed [P7_HI_W-1:0] p6_vhi;
+  logic signed [M_W+P7_LO_W:0] p7a_lo;
+  logic signed [M_W+P7_HI_W-1:0] p7a_hi;
+  logic signed [M_W-1:0] p7a_mean;
+  logic [VAR_W-1:0] p7a_sq;
+  logic [P3_LO_W+MM_W-1:0] p3a_lo;
+  logic [P3_HI_W+MM_W-1:0] p3a_hi;
+  logic p3a_neg;
+  logic signed [SX_W-1:0] p3a_sx;
+  logic [VAR_W-1:0] p3a_sq;
   logic signed [SX_W:0] p1_s;
   logic signed [SX_W-1:0] p1_sx, p2_sx, p3_sx, p4_sx, p5_sx;
   logic [VAR_W-1:0] p1_sq, p2_sq, p3_sq, p4_sq, p5_sq, p6_sq, p7_sq;
@@ -361,12 +379,14 @@ module residual_layernorm #(
   /* verilator lint_on UNUSEDSIGNAL */
 
   assign p3_q = p3_p[SX_W+MM_W-1:MEAN_SHIFT];
+  assign p6_vlo = {1'b0, p6_v[P7_LO_W-1:0]};
+  assign p6_vhi = p6_v[SX_W+1:P7_LO_W];
 
   always_ff @(posedge clk) begin
     if (!rst_n) p_v <= '0;
-    else p_v <= {p_v[7:1], rec_v};
+    else p_v <= {p_v[9:1], rec_v};
     p_set[1] <= rec_set;
-    for (int k = 2; k <= 8; k++) p_set[k] <= p_set[k-1];
+    for (int k = 2; k <= 10; k++) p_set[k] <= p_set[k-1];
     // P1: sum + N/2 (the mean rounds half up)
     p1_s <= (SX_W + 1)'(acc_sx) + HALF_N;
     p1_sx <= acc_sx;
@@ -376,11 +396,16 @@ module residual_layernorm #(
     p2_t <= p1_s[SX_W] ? ~p1_s[SX_W-1:0] : p1_s[SX_W-1:0];
     p2_sx <= p1_sx;
     p2_sq <= p1_sq;
-    // P3: the exact multiply by MEAN_MULT
-    p3_p <= (SX_W + MM_W)'(p2_t) * (SX_W + MM_W)'(MMULT);
-    p3_neg <= p2_neg;
-    p3_sx <= p2_sx;
-    p3_sq <= p2_sq;
+    // P3a, P3: the exact multiply by MEAN_MULT
+    p3a_lo <= (P3_LO_W + MM_W)'(p2_t[P3_LO_W-1:0]) * (P3_LO_W + MM_W)'(MMULT);
+    p3a_hi <= (P3_HI_W + MM_W)'(p2_t[SX_W-1:P3_LO_W]) * (P3_HI_W + MM_W)'(MMULT);
+    p3a_neg <= p2_neg;
+    p3a_sx <= p2_sx;
+    p3a_sq <= p2_sq;
+    p3_p <= (SX_W + MM_W)'(p3a_lo) + ((SX_W + MM_W)'(p3a_hi) << P3_LO_W);
+    p3_neg <= p3a_neg;
+    p3_sx <= p3a_sx;
+    p3_sq <= p3a_sq;
     // P4: >> MEAN_SHIFT, unfold the sign
     p4_mean <= p3_neg ? ~M_W'(p3_q) : M_W'(p3_q);
     p4_sx <= p3_sx;
@@ -393,9 +418,13 @@ module residual_layernorm #(
     p6_v <= ((SX_W + 2)'(p5_sx) <<< 1) - (SX_W + 2)'(p5_u);
     p6_mean <= p5_mean;
     p6_sq <= p5_sq;
-    p7_w <= (M_W + SX_W + 2)'(p6_mean) * (M_W + SX_W + 2)'(p6_v);
-    p7_mean <= p6_mean;
-    p7_sq <= p6_sq;
+    p7a_lo <= (M_W + P7_LO_W + 1)'(p6_mean) * (M_W + P7_LO_W + 1)'(p6_vlo);
+    p7a_hi <= (M_W + P7_HI_W)'(p6_mean) * (M_W + P7_HI_W)'(p6_vhi);
+    p7a_mean <= p6_mean;
+    p7a_sq <= p6_sq;
+    p7_w <= ((M_W + SX_W + 2)'(p7a_hi) <<< P7_LO_W) + (M_W + SX_W + 2)'(p7a_lo);
+    p7_mean <= p7a_mean;
+    p7_sq <= p7a_sq;
     p8_var <= $signed((VAR_W + 2)'(p7_sq)) - (VAR_W + 2)'(p7_w);
     p8_mean <= p7_mean;
   end
@@ -406,8 +435,8 @@ module residual_layernorm #(
   logic [Q_W-1:0] recip;
 
   isqrt_pipe #(.IN_W(VAR_W), .CARRY_W(SET_W + M_W)) u_isqrt (
-      .clk(clk), .rst_n(rst_n), .in_valid(p_v[8]), .x(p8_var[VAR_W-1:0]),
-      .in_carry({p_set[8], p8_mean}), .out_valid(sq_v), .root(root), .out_carry(sq_carry));
+      .clk(clk), .rst_n(rst_n), .in_valid(p_v[10]), .x(p8_var[VAR_W-1:0]),
+      .in_carry({p_set[10], p8_mean}), .out_valid(sq_v), .root(root), .out_carry(sq_carry));
 
   always_ff @(posedge clk) begin  // P9: std = max(root, STD_MIN)
     if (!rst_n) sd_v <= 1'b0;
@@ -482,8 +511,8 @@ module residual_layernorm #(
   logic [LANES*RES_BITS-1:0] f1_x;
   logic signed [M_W-1:0] f1_mean;
   logic [Q_W-1:0] f1_recip, f2_recip;
-  logic [SET_W-1:0] f_set[1:5];
-  logic [BEAT_W-1:0] f_beat[1:5];
+  logic [SET_W-1:0] f_set[1:4];
+  logic [BEAT_W-1:0] f_beat[1:4];
   logic [LANES*Y_W-1:0] f2_y;
   logic [LANES*PH_W-1:0] f3_ph, f4_ph;
   /* verilator lint_off UNUSEDSIGNAL */  // the bits below the round shift
@@ -492,7 +521,8 @@ module residual_layernorm #(
   logic [LANES*C_W-1:0] f4_c;
   logic [LANES*R_W-1:0] f5_r;
   logic [LANES*NORM_SAT_BITS-1:0] f6_qn;
-  logic [NROW_W-1:0] f6_nrow;
+  logic [NROW_W-1:0] f5_nrow, f6_nrow;  // the norm row, read in F5 and registered: no path
+                                       // holds both the block RAM and the gamma multiply
   /* verilator lint_off UNUSEDSIGNAL */  // gamma was used in F7
   logic [NROW_W-1:0] f7_nrow;
   /* verilator lint_on UNUSEDSIGNAL */
@@ -512,12 +542,13 @@ module residual_layernorm #(
       f1_recip <= cur_recip;
       f_set[1] <= cur_set;
       f_beat[1] <= ob;
-      for (int k = 2; k <= 5; k++) begin
+      for (int k = 2; k <= 4; k++) begin
         f_set[k] <= f_set[k-1];
         f_beat[k] <= f_beat[k-1];
       end
       f2_recip <= f1_recip;
-      f6_nrow <= nmem[prm_addr(f_set[5], f_beat[5])];
+      f5_nrow <= nmem[prm_addr(f_set[4], f_beat[4])];
+      f6_nrow <= f5_nrow;
       f7_nrow <= f6_nrow;
       for (int i = 0; i < LANES; i++) begin
         logic signed [R_W-1:0] r;
