@@ -2,6 +2,7 @@
 
     python benchmarks/synth.py               # -> benchmarks/results/synth.json
     python benchmarks/synth.py --calibrate   # -> hw/perf/synth_calibration.json
+    python benchmarks/synth.py --units       # -> hw/perf/synth_units.json
 
 The first synthesises each engine at the default design's parameters and sets the
 measured counts (Yosys) beside what the calibrated model (`hw.perf`) predicts; the
@@ -78,6 +79,31 @@ def calibrate(engines: list[str], rev: str, engine_revs: dict[str, str]) -> dict
     return doc
 
 
+def units(config: str | None, rev: str) -> dict[str, Any]:
+    """The layer top's LayerNorm and GELU units, one run each at the config's parameters:
+    their counts feed the layer top's resources, their depth its clock."""
+    from datetime import date
+
+    from hw.perf.synth_model import UNITS, UNITS_FILE
+    from hw.synth import engine_parameters
+
+    cfg = DesignConfig.from_yaml(config)
+    rtl_dir, commit = snapshot_rtl(rev)
+    rows = {}
+    for unit in UNITS:
+        res = synthesize(unit, engine_parameters(unit, cfg), rtl_dir=rtl_dir)
+        rows[unit] = _row(res) | {"yosys": res["yosys"], "script": res["script"]}
+    doc = {"what": "Yosys synthesis of the layer top's LayerNorm and GELU units at the "
+                   "default design's parameters: one point each, scaled by lanes in "
+                   "hw.perf.layer.unit_logic",
+           "figures": "measured (Yosys cell counts); timing modeled from the netlist depth",
+           "command": shlex.join([sys.executable, *sys.argv]),
+           "config": config or "hw/configs/minilm-u200.yaml", "rtl_commit": commit,
+           "date": date.today().isoformat(), "units": rows}
+    write_json(UNITS_FILE, doc)
+    return doc
+
+
 def full_size(engines: list[str], config: str | None, rev: str,
               engine_revs: dict[str, str], out: Path = RESULTS) -> dict[str, Any]:
     from hw.synth import SynthError, engine_parameters
@@ -141,6 +167,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibrate", action="store_true",
                     help="synthesise the calibration points instead")
+    ap.add_argument("--units", action="store_true",
+                    help="synthesise the LayerNorm and GELU units -> hw/perf/synth_units.json")
     ap.add_argument("--engines", nargs="+", default=None,
                     help="engines (default: spmm attention; calibration: all with points)")
     ap.add_argument("--rev", default="HEAD", help="commit whose RTL is synthesised (HEAD)")
@@ -150,7 +178,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS, help=f"results file ({RESULTS.name})")
     args = ap.parse_args()
     revs = dict(item.split("=", 1) for item in args.engine_rev)
-    if args.calibrate:
+    if args.units:
+        for unit, r in units(args.config, args.rev)["units"].items():
+            print(unit, r["counts"], r["timing"]["fmax_mhz"], "MHz")
+    elif args.calibrate:
         doc = calibrate(args.engines or list(CALIBRATION_POINTS), args.rev, revs)
         for engine, rows in doc["points"].items():
             fit = fit_engine(engine, [r for r in rows if not r["held_out"]])

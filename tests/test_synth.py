@@ -258,6 +258,29 @@ def test_a_current_calibration_caps_the_clock(monkeypatch: pytest.MonkeyPatch) -
     assert clock["slowest_engine"] in shas and "slowest engine" in clock["bound"]
 
 
+@calibrated
+def test_a_layer_unit_slower_than_the_engines_caps_the_clock(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LayerNorm unit runs in the layer top beside the engines: a current unit row
+    slower than every engine sets the clock; a stale one only says so."""
+    import hw.perf.synth_model as sm
+    from hw.perf.model import design_clock
+
+    data = load_calibration()
+    shas = {e: rows[0]["rtl_sha"] for e, rows in data["points"].items()} | {"layernorm": "u"}
+    monkeypatch.setattr(sm, "current_rtl_sha", lambda e: shas.get(e, ""))
+    slow = min(r["timing"]["fmax_mhz"] for rows in data["points"].values() for r in rows) - 10
+    row = {"parameters": {}, "rtl_sha": "u",
+           "timing": {"fmax_mhz": slow, "levels": 12, "delay_ns": 9.0}}
+    monkeypatch.setattr(sm, "unit_rows", lambda path=None: {"layernorm": row})
+    clock = design_clock(DesignConfig.from_yaml().replace(clock_mhz=998.0))
+    assert clock["slowest_engine"] == "layernorm" and clock["mhz"] == slow
+    assert "default design's parameters" in clock["engines"]["layernorm"]["source"]
+    shas["layernorm"] = "changed"
+    clock = design_clock(DesignConfig.from_yaml().replace(clock_mhz=997.0))
+    assert clock["slowest_engine"] != "layernorm" and clock["engines"]["layernorm"]["stale"]
+
+
 def test_link_config_follows_the_floorplan() -> None:
     from hw.vitis import link_plan
 

@@ -19,11 +19,8 @@ sizes there and in tests/test_rtl_layer.py) stand for:
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -217,20 +214,14 @@ def layer_resources(cfg: DesignConfig, image: LayerImage) -> dict[str, Any]:
                       "(hw.perf.synth_model.memory_blocks)"}
 
 
-UNITS_FILE = Path(__file__).with_name("synth_units.json")
-
-
-@functools.cache
-def _unit_points() -> dict[str, Any]:
-    return json.loads(UNITS_FILE.read_text())["units"]
-
-
 def unit_logic(lanes: int) -> dict[str, float]:
     """LUT, FF and DSP of the top's LayerNorm and GELU units at `lanes` lanes: their Yosys
     counts at the default design (hw/perf/synth_units.json, one point each) scaled by
     lanes; their memories are counted in `layer_memories` instead (LUT-RAM stays in)."""
     out = dict.fromkeys(("lut", "ff", "dsp"), 0.0)
-    for row in _unit_points().values():
+    from hw.perf.synth_model import unit_rows
+
+    for row in unit_rows().values():
         scale = lanes / row["parameters"]["LANES"]
         c = row["counts"]
         for key, got in (("lut", c["lut_total"]), ("ff", c["ff"]), ("dsp", c["dsp"])):

@@ -249,16 +249,17 @@ def rtl_max_groups(cfg: DesignConfig, board: Any, weights: dict[str, HPMatrix]) 
 
 
 def design_clock(cfg: DesignConfig) -> dict[str, Any]:
-    """The clock latency figures use: the config's, capped by the slowest RTL engine's
-    supported clock (hw.perf.synth_model); says which bound it is."""
-    from hw.perf.synth_model import CALIBRATION_FILE
+    """The clock latency figures use: the config's, capped by the slowest RTL engine's or
+    layer unit's supported clock (hw.perf.synth_model); says which bound it is."""
+    from hw.perf.synth_model import CALIBRATION_FILE, UNITS_FILE
 
-    stamp = CALIBRATION_FILE.stat().st_mtime_ns if CALIBRATION_FILE.is_file() else 0
+    stamp = tuple(f.stat().st_mtime_ns if f.is_file() else 0
+                  for f in (CALIBRATION_FILE, UNITS_FILE))
     return dict(_design_clock(cfg, stamp))
 
 
 @functools.lru_cache(maxsize=64)
-def _design_clock(cfg: DesignConfig, stamp: int) -> dict[str, Any]:
+def _design_clock(cfg: DesignConfig, stamp: tuple[int, int]) -> dict[str, Any]:
     from hw.perf.synth_model import supported_clock
 
     sup = supported_clock(cfg)

@@ -23,6 +23,9 @@ import numpy as np
 from hw.config import DesignConfig
 
 CALIBRATION_FILE = Path(__file__).with_name("synth_calibration.json")
+# the layer top's LayerNorm and GELU units, one Yosys run each (benchmarks/synth.py --units)
+UNITS_FILE = Path(__file__).with_name("synth_units.json")
+UNITS = ("layernorm", "gelu")
 RESOURCES = ("lut", "ff", "dsp", "bram", "uram")
 HELD_OUT_TOLERANCE = 0.15
 # UltraScale+ block RAM aspect ratios (depth, width) in simple dual-port mode (UG573).
@@ -278,12 +281,52 @@ def current_rtl_sha(engine: str) -> str:
         return ""
 
 
+def unit_rows(path: Path | None = None) -> dict[str, Any]:
+    """The units' synthesis rows (hw/perf/synth_units.json), {} without the file."""
+    path = path or UNITS_FILE
+    if not path.is_file():
+        return {}
+    return _read_units(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _read_units(path: Path, stamp: int) -> dict[str, Any]:
+    del stamp  # the cache key: a rewritten file is read again
+    return json.loads(path.read_text())["units"]
+
+
+def _unit_clocks(cfg: DesignConfig) -> dict[str, Any]:
+    """The LayerNorm and GELU units' supported clocks: they run beside the engines in the
+    layer top, so their depth bounds its clock too."""
+    from hw.synth import engine_parameters
+
+    out: dict[str, Any] = {}
+    for unit, row in unit_rows().items():
+        if unit not in UNITS or not row.get("timing"):
+            continue
+        try:
+            same = row["parameters"] == engine_parameters(unit, cfg)
+        except ValueError:  # a config the layer top cannot run: the default design's row
+            same = False
+        source = ("measured depth at these parameters" if same else
+                  "measured depth at the default design's parameters (hw/perf/synth_units.json)")
+        stale = row.get("rtl_sha") != current_rtl_sha(unit)
+        if stale:
+            source += ("; STALE: the RTL changed since it was synthesised, so it does not "
+                       "cap the clock until `benchmarks/synth.py --units` reruns")
+        t = row["timing"]
+        out[unit] = {"fmax_mhz": t["fmax_mhz"], "levels": t["levels"],
+                     "delay_ns": t["delay_ns"], "source": source, "stale": stale}
+    return out
+
+
 def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, Any] | None:
-    """The clock each RTL engine supports (from its measured logic depth, hw.synth_timing)
-    and the slowest one; None without calibration data.
+    """The clock each RTL engine and layer unit supports (from its measured logic depth,
+    hw.synth_timing) and the slowest one; None without calibration data.
 
     An engine synthesised at exactly this config's parameters gives its own figure;
-    otherwise the slowest of its calibration points stands in (said in `source`).
+    otherwise the slowest of its calibration points stands in (said in `source`). The
+    LayerNorm and GELU units come from their one run each (hw/perf/synth_units.json).
     """
     try:
         data = load_calibration(path)
@@ -309,6 +352,7 @@ def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, An
         engines[engine] = {"fmax_mhz": row["timing"]["fmax_mhz"], "levels":
                            row["timing"]["levels"], "delay_ns": row["timing"]["delay_ns"],
                            "source": source, "stale": stale}
+    engines.update(_unit_clocks(cfg))
     if not engines:
         return None
     current = {e: v for e, v in engines.items() if not v["stale"]}
