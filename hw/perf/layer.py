@@ -218,9 +218,9 @@ def unit_logic(lanes: int) -> dict[str, float]:
     """LUT, FF and DSP of the top's LayerNorm and GELU units at `lanes` lanes: their Yosys
     counts at the default design (hw/perf/synth_units.json, one point each) scaled by
     lanes; their memories are counted in `layer_memories` instead (LUT-RAM stays in)."""
-    out = dict.fromkeys(("lut", "ff", "dsp"), 0.0)
     from hw.perf.synth_model import unit_rows
 
+    out = dict.fromkeys(("lut", "ff", "dsp"), 0.0)
     for row in unit_rows().values():
         scale = lanes / row["parameters"]["LANES"]
         c = row["counts"]

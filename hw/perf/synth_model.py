@@ -310,14 +310,22 @@ def _unit_clocks(cfg: DesignConfig) -> dict[str, Any]:
             same = False
         source = ("measured depth at these parameters" if same else
                   "measured depth at the default design's parameters (hw/perf/synth_units.json)")
-        stale = row.get("rtl_sha") != current_rtl_sha(unit)
-        if stale:
-            source += ("; STALE: the RTL changed since it was synthesised, so it does not "
-                       "cap the clock until `benchmarks/synth.py --units` reruns")
-        t = row["timing"]
-        out[unit] = {"fmax_mhz": t["fmax_mhz"], "levels": t["levels"],
-                     "delay_ns": t["delay_ns"], "source": source, "stale": stale}
+        out[unit] = _depth_clock(unit, row, source, "it was synthesised",
+                                 "benchmarks/synth.py --units")
     return out
+
+
+def _depth_clock(name: str, row: dict[str, Any], source: str, when: str,
+                 rerun: str) -> dict[str, Any]:
+    """One engine's or unit's supported clock from a synthesis row; a row of older RTL is
+    marked stale (it no longer caps the clock) and says what reruns it."""
+    stale = row.get("rtl_sha") != current_rtl_sha(name)
+    if stale:
+        source += (f"; STALE: the RTL changed since {when}, so it does not cap the clock "
+                   f"until `{rerun}` reruns")
+    t = row["timing"]
+    return {"fmax_mhz": t["fmax_mhz"], "levels": t["levels"], "delay_ns": t["delay_ns"],
+            "source": source, "stale": stale}
 
 
 def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, Any] | None:
@@ -344,14 +352,10 @@ def supported_clock(cfg: DesignConfig, path: Path | None = None) -> dict[str, An
         else:
             row = min(timed, key=lambda r: r["timing"]["fmax_mhz"])
             source = "slowest calibration point (these parameters were not synthesised)"
-        stale = row.get("rtl_sha") != current_rtl_sha(engine)
-        if stale:
-            source += (f"; STALE: the RTL changed since it was calibrated (commit "
-                       f"{data.get('rtl_commit', {}).get(engine, '?')[:9]}), so it does "
-                       "not cap the clock until `benchmarks/synth.py --calibrate` reruns")
-        engines[engine] = {"fmax_mhz": row["timing"]["fmax_mhz"], "levels":
-                           row["timing"]["levels"], "delay_ns": row["timing"]["delay_ns"],
-                           "source": source, "stale": stale}
+        commit = data.get("rtl_commit", {}).get(engine, "?")[:9]
+        engines[engine] = _depth_clock(engine, row, source,
+                                       f"it was calibrated (commit {commit})",
+                                       "benchmarks/synth.py --calibrate")
     engines.update(_unit_clocks(cfg))
     if not engines:
         return None
