@@ -94,7 +94,7 @@ def units(config: str | None, rev: str) -> dict[str, Any]:
         res = synthesize(unit, engine_parameters(unit, cfg), rtl_dir=rtl_dir)
         rows[unit] = _row(res) | {"yosys": res["yosys"], "script": res["script"]}
     doc = {"what": "Yosys synthesis of the layer top's LayerNorm and GELU units at the "
-                   "default design's parameters: one point each, scaled by lanes in "
+                   "parameters of `config`: one point each, scaled by lanes in "
                    "hw.perf.layer.unit_logic",
            "figures": "measured (Yosys cell counts); timing modeled from the netlist depth",
            "command": shlex.join([sys.executable, *sys.argv]),
